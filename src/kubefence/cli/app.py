@@ -1,0 +1,119 @@
+"""The ``kubefence`` command: wiring of the subcommands (design.md §5 is the contract)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from kubefence.cli import analyze
+from kubefence.cli.demo import run_demo
+from kubefence.cli.exitcodes import ExitCode
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="kubefence",
+    help="Kubernetes network policies, exactly: who can reach whom, and which rule decided.\n\n"
+    "Reads manifests from files, folders or '-' (stdin): Namespaces, Pods, Nodes, workloads, "
+    "NetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy and ClusterNetworkPolicy.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+
+Paths = Annotated[list[str], typer.Argument(help="Manifest files or folders (recursive), or '-' for stdin.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also list skipped objects and notes.")]
+
+
+class CheckOutput(StrEnum):
+    text = "text"
+    json = "json"
+
+
+class MatrixOutput(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    counts = "counts"
+
+
+@app.command(epilog="Example:  kubefence check cluster/ --from x/a --to y/b --port 80/TCP -o json")
+def check(
+    paths: Paths,
+    src: Annotated[str, typer.Option("--from", help="Source: NAMESPACE/POD, NAMESPACE/WORKLOAD or an IP.")],
+    dst: Annotated[
+        str, typer.Option("--to", help="Destination: NAMESPACE/POD, NAMESPACE/WORKLOAD or an IP.")
+    ],
+    port: Annotated[
+        str, typer.Option("--port", help="PORT or PORT/PROTOCOL (TCP, UDP, SCTP); TCP by default.")
+    ],
+    output: Annotated[CheckOutput, typer.Option("--output", "-o", help="text or json.")] = CheckOutput.text,
+    verbose: Verbose = False,
+) -> None:
+    """Can SRC open a connection to DST on PORT? Exit 0 allowed, 1 denied, 2 input error.
+
+    Prints the verdict, the policies that select each side, the rule that decided (with
+    file:line and tier) and the near misses.
+    """
+    explanation, warnings = analyze.check(paths, src, dst, port, verbose, output is CheckOutput.json)
+    if output is CheckOutput.json:
+        print(json.dumps(explanation.to_json(warnings), indent=2))
+    else:
+        analyze.print_explanation(explanation)
+    raise typer.Exit(ExitCode.OK if explanation.allowed else ExitCode.DENIED)
+
+
+@app.command(epilog="Example:  kubefence matrix cluster/ --port 80/TCP --port 53/UDP -o table")
+def matrix(
+    paths: Paths,
+    port: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--port",
+            help="Probe PORT/PROTOCOL (repeatable). Default: every port a policy or a container port names.",
+        ),
+    ] = None,
+    output: Annotated[MatrixOutput, typer.Option("--output", "-o", help="table, json, csv or counts.")] = (
+        MatrixOutput.table
+    ),
+    verbose: Verbose = False,
+) -> None:
+    """Reachability between every ordered pair of distinct pods, for every probe."""
+    analyze.matrix(paths, port or [], output.value, verbose)
+
+
+@app.command(epilog="Example:  kubefence explain cluster/ shop/frontend")
+def explain(
+    paths: Annotated[
+        list[str], typer.Argument(help="Manifest files or folders, then the pod: ... NAMESPACE/POD.")
+    ],
+    verbose: Verbose = False,
+) -> None:
+    """Which policies select POD, per direction and tier, and what they let in and out."""
+    if len(paths) < 2:
+        raise typer.BadParameter("give the manifests and then NAMESPACE/POD", param_hint="PATHS... POD")
+    analyze.explain(paths[:-1], paths[-1], verbose)
+
+
+@app.command(epilog="Example:  kubefence demo")
+def demo() -> None:
+    """A tour of a shipped example cluster: a matrix, an explained denial and an explained allow.
+
+    Needs no cluster and no root.
+    """
+    run_demo(Console())
+
+
+def main() -> None:
+    """Entry point: runs the app; a broken stdout pipe (``| head``) ends quietly."""
+    try:
+        app()
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(ExitCode.OK)

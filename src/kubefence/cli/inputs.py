@@ -1,0 +1,56 @@
+"""Loading the user's paths for a command: diagnostics to stderr, exit 2 on errors."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import typer
+from rich.console import Console
+
+from kubefence.cli.exitcodes import ExitCode
+from kubefence.engine.endpoints import Universe
+from kubefence.engine.resolve import Resolution
+from kubefence.ir.addresses import IPAddress
+from kubefence.ir.diagnostics import Diagnostic, Severity
+from kubefence.workspace.load import Workspace, load_workspace
+
+__all__ = ["fail", "load", "resolve", "stderr", "warning_texts"]
+
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "dim"}
+
+
+def fail(message: str) -> typer.Exit:
+    """Print a usage or input error and return the exit to raise (code 2)."""
+    stderr.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    return typer.Exit(ExitCode.INPUT_ERROR)
+
+
+def _print(d: Diagnostic) -> None:
+    stderr.print(str(d), style=_STYLE[d.severity], markup=False)
+
+
+def warning_texts(workspace: Workspace) -> list[str]:
+    return [str(d) for d in workspace.warnings]
+
+
+def load(paths: Sequence[str], verbose: bool, quiet_warnings: bool = False) -> Workspace:
+    """Load or exit 2: every error printed with its file, line, object and field."""
+    if not paths:
+        raise fail("no input: give one or more files or folders, or '-' for standard input")
+    workspace = load_workspace(paths, sys.stdin)
+    for d in workspace.diagnostics:
+        if d.is_error or (d.severity is Severity.WARNING and not quiet_warnings) or verbose:
+            _print(d)
+    if verbose:
+        for item in workspace.skipped:
+            stderr.print(f"skipped (kind not used by kubefence): {item}", style="dim", markup=False)
+    if workspace.errors:
+        count = len(workspace.errors)
+        raise fail(f"{count} input error{'s' if count > 1 else ''}; nothing was analysed")
+    return workspace
+
+
+def resolve(workspace: Workspace, extra_ips: Sequence[IPAddress] = ()) -> Resolution:
+    return Resolution(workspace.policies, Universe(workspace.snapshot, extra_ips))

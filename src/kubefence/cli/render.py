@@ -1,0 +1,108 @@
+"""Text renderings of engine answers for people (JSON is built by the engine types)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from kubefence.engine.describe import DirectionReport, EndpointReport
+from kubefence.engine.explain import DirectionTrace, Explanation
+from kubefence.engine.matrix import ReachabilityMatrix
+from kubefence.engine.probes import Probe
+
+__all__ = ["explanation_text", "matrix_table", "report_text"]
+
+_MARK = {True: Text("allowed", style="bold green"), False: Text("denied", style="bold red")}
+
+
+def _trace_lines(trace: DirectionTrace) -> list[Text]:
+    head = Text(f"{trace.direction.title} at {trace.endpoint}: ", style="bold")
+    head.append_text(_MARK[trace.allowed])
+    lines = [head]
+    if trace.managed:
+        names = ", ".join(f"{p.key} [{p.tier}]" for p in trace.selected) or "none"
+        lines.append(Text(f"  selected by: {names}"))
+    for ref in trace.passed_by:
+        lines.append(Text(f"  passed on by {ref.describe()}", style="cyan"))
+    lines.append(Text(f"  decision: {trace.reason}"))
+    wanted = "allow" if not trace.allowed else "deny"
+    misses = [m for m in trace.near_misses if m.action.value == wanted]
+    for miss in misses[:5]:
+        lines.append(
+            Text(f"  near miss: {miss.policy.key} {miss.message} ({miss.rule.source})", style="yellow")
+        )
+    if len(misses) > 5:
+        lines.append(Text(f"  … and {len(misses) - 5} more near misses", style="yellow"))
+    return lines
+
+
+def explanation_text(e: Explanation) -> Group:
+    """A verdict line, the reason, then how each direction was decided."""
+    title = Text(f"{e.src} → {e.dst} on {e.probe}: ", style="bold")
+    title.append_text(_MARK[e.allowed])
+    parts: list[Text] = [title, Text(e.reason)]
+    for trace in (e.egress, e.ingress):
+        if trace is not None:
+            parts += [Text(""), *_trace_lines(trace)]
+    return Group(*parts)
+
+
+def _cell(allowed: int, total: int) -> Text:
+    if allowed == total:
+        return Text("✓" if total == 1 else f"✓ {total}", style="green")
+    if allowed == 0:
+        return Text("✗", style="red")
+    return Text(f"{allowed}/{total}", style="yellow")
+
+
+def matrix_table(matrix: ReachabilityMatrix, probes: Sequence[Probe], endpoints: Sequence[int]) -> Table:
+    """One row per source, one column per destination; a cell counts the allowed probes."""
+    keys = [matrix.universe.endpoints[i].key for i in endpoints]
+    table = Table(title=f"Reachability on {', '.join(str(p) for p in probes)}", title_justify="left")
+    table.add_column("from \\ to", style="bold")
+    for key in keys:
+        table.add_column(key, justify="center", overflow="fold")
+    for src in endpoints:
+        row: list[Text | str] = [matrix.universe.endpoints[src].key]
+        for dst in endpoints:
+            if src == dst:
+                row.append(Text("·", style="dim"))
+                continue
+            conns = matrix.connections(src, dst)
+            allowed = sum(conns.contains(p.protocol, p.port) for p in probes)
+            row.append(_cell(allowed, len(probes)))
+        table.add_row(*row)
+    table.caption = "✓ all probes allowed · ✗ all denied · k/n: k of n probes allowed"
+    return table
+
+
+def _direction_lines(report: DirectionReport) -> list[Text]:
+    word = "in from" if report.direction.value == "ingress" else "out to"
+    lines = [Text(f"{report.direction.title}", style="bold")]
+    if not report.policies:
+        lines.append(Text("  selected by no policy in this direction"))
+    for p in report.policies:
+        rules = p.rules_for(report.direction)
+        lines.append(
+            Text(f"  {p.key} [{p.tier} tier, priority {p.priority}] ({p.source}): {len(rules)} rule(s)")
+        )
+        for rule in rules:
+            ports = "all ports" if rule.ports is None else ", ".join(str(m) for m in rule.ports) or "no port"
+            peers = "; ".join(str(x) for x in rule.peers) or "no peer"
+            lines.append(Text(f"    {rule.label}: {rule.action.value} {ports} {word} {peers}", style="dim"))
+    lines.append(Text("  effective:"))
+    for conns, keys in report.effective:
+        shown = ", ".join(keys[:6]) + (f" and {len(keys) - 6} more" if len(keys) > 6 else "")
+        style = "red" if not conns else ("green" if conns.is_all else "yellow")
+        lines.append(Text(f"    {conns} {word} {shown}", style=style))
+    return lines
+
+
+def report_text(report: EndpointReport) -> Group:
+    title = Text(f"{report.endpoint}", style="bold")
+    if not report.managed:
+        title.append(" (not policy-managed: host-network pod or outside address)", style="dim")
+    return Group(title, *_direction_lines(report.ingress), Text(""), *_direction_lines(report.egress))

@@ -1,0 +1,207 @@
+"""Cluster objects (Namespace, Pod, Node, Service, workload controllers) → snapshot values.
+
+Workload controllers expand to one representative pod built from their pod template and named
+after the workload. Pods without an address get one later from ``cluster.addressing``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from kubefence.cluster.snapshot import Namespace, Node, Pod, Service
+from kubefence.dialects.fields import FieldReader
+from kubefence.ir.diagnostics import Diagnostic
+from kubefence.ir.ports import MAX_PORT, ContainerPort, Protocol
+from kubefence.ir.selectors import Labels, LabelSelector
+
+if TYPE_CHECKING:
+    from kubefence.dialects.loader import Document
+    from kubefence.ir.addresses import IPAddress
+
+__all__ = ["CLUSTER_KINDS", "WORKLOAD_KINDS", "ObjectResult", "Workload", "parse_object"]
+
+WORKLOAD_KINDS = frozenset(
+    {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob"}
+)
+CLUSTER_KINDS = frozenset({"Namespace", "Pod", "Node", "Service"}) | WORKLOAD_KINDS
+_PROTOCOLS = {"TCP": Protocol.TCP, "UDP": Protocol.UDP, "SCTP": Protocol.SCTP}
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """A workload's representative pod and the selector of the pods it owns."""
+
+    pod: Pod
+    selector: LabelSelector | None
+
+
+ClusterObject = Namespace | Pod | Node | Service | Workload
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectResult:
+    """One parsed cluster object (None when it had errors) and its diagnostics."""
+
+    value: ClusterObject | None
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def parse_object(doc: Document) -> ObjectResult:
+    """Parse one cluster object; ``doc.data['kind']`` must be in CLUSTER_KINDS."""
+    reader = FieldReader(doc, "core")
+    kind = str(doc.data["kind"])
+    parser = _PARSERS.get(kind, _workload)
+    value = parser(reader)
+    return ObjectResult(None if reader.failed else value, tuple(reader.diagnostics))
+
+
+def _meta(r: FieldReader, namespaced: bool) -> tuple[str | None, str, Labels]:
+    meta = r.mapping(r.doc.data, "metadata", "metadata", required=True) or {}
+    name = r.string(meta, "name", "metadata.name", required=True)
+    namespace = (r.string(meta, "namespace", "metadata.namespace") or "default") if namespaced else ""
+    return name, namespace, Labels(r.string_map(meta, "labels", "metadata.labels"))
+
+
+def _namespace(r: FieldReader) -> ClusterObject | None:
+    name, _, labels = _meta(r, namespaced=False)
+    return Namespace(name, labels, r.source()) if name else None
+
+
+def _node(r: FieldReader) -> ClusterObject | None:
+    name, _, labels = _meta(r, namespaced=False)
+    status = r.mapping(r.doc.data, "status", "status") or {}
+    seq = r.sequence(status, "addresses", "status.addresses")
+    addresses: list[IPAddress] = []
+    for _, path, item in r.items(seq, "status.addresses"):
+        text = item.get("address")
+        if str(item.get("type", "")).endswith("IP") and isinstance(text, str):
+            ip = _ip(r, text, f"{path}.address", r.line(item, "address"))
+            if ip is not None and ip not in addresses:
+                addresses.append(ip)
+    return Node(name, labels, tuple(addresses), r.source()) if name else None
+
+
+def _service(r: FieldReader) -> ClusterObject | None:
+    name, namespace, _ = _meta(r, namespaced=True)
+    spec = r.mapping(r.doc.data, "spec", "spec") or {}
+    selector = Labels(r.string_map(spec, "selector", "spec.selector"))
+    return Service(namespace, name, selector, (), r.source()) if name else None
+
+
+def _pod(r: FieldReader) -> ClusterObject | None:
+    name, namespace, labels = _meta(r, namespaced=True)
+    spec = r.mapping(r.doc.data, "spec", "spec") or {}
+    status = r.mapping(r.doc.data, "status", "status") or {}
+    if not name:
+        return None
+    return _pod_from(r, namespace, name, labels, spec, "spec", status, None)
+
+
+def _pod_from(
+    r: FieldReader,
+    namespace: str,
+    name: str,
+    labels: Labels,
+    spec: Mapping[str, Any],
+    path: str,
+    status: Mapping[str, Any],
+    workload: str | None,
+) -> Pod:
+    host_network = spec.get("hostNetwork") is True
+    account = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+    return Pod(
+        namespace=namespace,
+        name=name,
+        labels=labels,
+        ips=_pod_ips(r, status),
+        node=r.string(spec, "nodeName", f"{path}.nodeName"),
+        host_network=host_network,
+        ports=_container_ports(r, spec, path),
+        service_account=str(account),
+        workload=workload,
+        source=r.source(),
+    )
+
+
+def _pod_ips(r: FieldReader, status: Mapping[str, Any]) -> tuple[IPAddress, ...]:
+    found: list[IPAddress] = []
+    if isinstance(status.get("podIP"), str):
+        ip = _ip(r, status["podIP"], "status.podIP", r.line(status, "podIP"))
+        found += [ip] if ip else []
+    for _, path, item in r.items(r.sequence(status, "podIPs", "status.podIPs"), "status.podIPs"):
+        ip = _ip(r, item.get("ip"), f"{path}.ip", r.line(item, "ip"))
+        if ip is not None and ip not in found:
+            found.append(ip)
+    return tuple(found)
+
+
+def _container_ports(r: FieldReader, spec: Mapping[str, Any], path: str) -> tuple[ContainerPort, ...]:
+    out: list[ContainerPort] = []
+    containers = r.sequence(spec, "containers", f"{path}.containers")
+    for _, c_path, container in r.items(containers, f"{path}.containers"):
+        ports = r.sequence(container, "ports", f"{c_path}.ports")
+        for _, p_path, item in r.items(ports, f"{c_path}.ports"):
+            port = _container_port(r, item, p_path)
+            if port is not None:
+                out.append(port)
+    return tuple(out)
+
+
+def _container_port(r: FieldReader, item: Mapping[str, Any], path: str) -> ContainerPort | None:
+    number = r.integer(item, "containerPort", f"{path}.containerPort", 1, MAX_PORT, required=True)
+    text = item.get("protocol", "TCP")
+    if text not in _PROTOCOLS:
+        r.error(
+            f"{path}.protocol",
+            f"unsupported protocol {text!r} (expected TCP, UDP or SCTP)",
+            r.line(item, "protocol"),
+            "unknown-protocol",
+        )
+        return None
+    name = r.string(item, "name", f"{path}.name")
+    return ContainerPort(number, _PROTOCOLS[text], name) if number is not None else None
+
+
+def _ip(r: FieldReader, text: Any, path: str, line: int) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(str(text).strip())
+    except ValueError:
+        r.error(path, f"invalid IP address {text!r}", line, "bad-ip")
+        return None
+
+
+def _template(r: FieldReader, kind: str) -> tuple[Mapping[str, Any] | None, str]:
+    spec = r.mapping(r.doc.data, "spec", "spec", required=True) or {}
+    if kind == "CronJob":
+        job = r.mapping(spec, "jobTemplate", "spec.jobTemplate", required=True) or {}
+        job_spec = r.mapping(job, "spec", "spec.jobTemplate.spec", required=True) or {}
+        return r.mapping(job_spec, "template", "spec.jobTemplate.spec.template", required=True), (
+            "spec.jobTemplate.spec.template"
+        )
+    return r.mapping(spec, "template", "spec.template", required=True), "spec.template"
+
+
+def _workload(r: FieldReader) -> ClusterObject | None:
+    kind = str(r.doc.data["kind"])
+    name, namespace, _ = _meta(r, namespaced=True)
+    template, path = _template(r, kind)
+    if not name or template is None:
+        return None
+    meta = r.mapping(template, "metadata", f"{path}.metadata") or {}
+    labels = Labels(r.string_map(meta, "labels", f"{path}.metadata.labels"))
+    spec = r.mapping(template, "spec", f"{path}.spec") or {}
+    pod = _pod_from(r, namespace, name, labels, spec, f"{path}.spec", {}, kind)
+    spec_value = r.doc.data.get("spec")
+    top: Mapping[str, Any] = spec_value if isinstance(spec_value, Mapping) else {}
+    selector = (
+        r.selector(top, "selector", "spec.selector")
+        if kind not in ("CronJob", "ReplicationController")
+        else (None)
+    )
+    return Workload(pod, selector)
+
+
+_PARSERS = {"Namespace": _namespace, "Node": _node, "Service": _service, "Pod": _pod}

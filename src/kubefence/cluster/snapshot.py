@@ -1,0 +1,127 @@
+"""ClusterSnapshot: the endpoints policies act on, as immutable values.
+
+A snapshot holds namespaces, pods (pod-network and host-network), nodes and services. Pod IPs
+are the addresses policies see; a host-network pod's IP is its node's. A namespace that pods
+refer to but no manifest declares is synthesized with only its ``kubernetes.io/metadata.name``
+label (the control plane sets that label on every namespace).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from kubefence.ir.addresses import IPAddress
+from kubefence.ir.ports import ContainerPort
+from kubefence.ir.provenance import Source
+from kubefence.ir.selectors import Labels
+
+__all__ = ["NAME_LABEL", "ClusterSnapshot", "Namespace", "Node", "Pod", "Service"]
+
+NAME_LABEL = "kubernetes.io/metadata.name"
+
+
+@dataclass(frozen=True, slots=True)
+class Namespace:
+    """A namespace and its labels (always including ``kubernetes.io/metadata.name``)."""
+
+    name: str
+    labels: Labels
+    source: Source | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A node: its labels and the addresses from ``status.addresses``."""
+
+    name: str
+    labels: Labels
+    addresses: tuple[IPAddress, ...]
+    source: Source | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Pod:
+    """A pod, or a workload's representative pod (``workload`` names the controller kind).
+
+    ``ips`` are the pod's addresses, the first being the one flows use; ``ip_synthesized``
+    says kubefence made the address up because the manifest had none.
+    """
+
+    namespace: str
+    name: str
+    labels: Labels
+    ips: tuple[IPAddress, ...]
+    node: str | None = None
+    host_network: bool = False
+    ports: tuple[ContainerPort, ...] = ()
+    service_account: str = "default"
+    workload: str | None = None
+    ip_synthesized: bool = False
+    source: Source | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def ip(self) -> IPAddress:
+        return self.ips[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """A Service: its selector and ports (kept for later analyses; policies act after DNAT)."""
+
+    namespace: str
+    name: str
+    selector: Labels
+    ports: tuple[ContainerPort, ...] = ()
+    source: Source | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSnapshot:
+    """Everything policies are resolved against; build with ``ClusterSnapshot.build``."""
+
+    namespaces: Mapping[str, Namespace]
+    pods: tuple[Pod, ...]
+    nodes: Mapping[str, Node] = field(default_factory=dict)
+    services: tuple[Service, ...] = ()
+
+    @classmethod
+    def build(
+        cls,
+        namespaces: Iterable[Namespace] = (),
+        pods: Iterable[Pod] = (),
+        nodes: Iterable[Node] = (),
+        services: Iterable[Service] = (),
+    ) -> ClusterSnapshot:
+        by_name = {ns.name: _with_name_label(ns) for ns in namespaces}
+        pod_list = tuple(pods)
+        for pod in pod_list:
+            by_name.setdefault(pod.namespace, Namespace(pod.namespace, Labels({NAME_LABEL: pod.namespace})))
+        return cls(by_name, pod_list, {n.name: n for n in nodes}, tuple(services))
+
+    def namespace_labels(self, name: str) -> Labels:
+        ns = self.namespaces.get(name)
+        return ns.labels if ns is not None else Labels({NAME_LABEL: name})
+
+    def pod(self, key: str) -> Pod | None:
+        """The pod named ``namespace/name``."""
+        for pod in self.pods:
+            if pod.key == key:
+                return pod
+        return None
+
+    def node_of_ip(self, ip: IPAddress) -> Node | None:
+        for node in self.nodes.values():
+            if ip in node.addresses:
+                return node
+        return None
+
+
+def _with_name_label(ns: Namespace) -> Namespace:
+    if ns.labels.get(NAME_LABEL) == ns.name:
+        return ns
+    return Namespace(ns.name, ns.labels.with_label(NAME_LABEL, ns.name), ns.source)

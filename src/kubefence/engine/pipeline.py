@@ -1,0 +1,88 @@
+"""The tier pipeline over connection sets: what one direction of one endpoint allows toward
+one remote, for every protocol and port at once (§7.1 of the semantics reference).
+
+The walk keeps ``undecided`` connections: ORDERED tiers take matching connections out of it
+by the first rule that covers them (ALLOW adds them to the result, DENY drops them, PASS puts
+them back after the tier); an ISOLATING tier that selects the endpoint decides everything left;
+after the last tier, whatever is undecided is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from kubefence.engine.connset import ConnectionSet
+from kubefence.ir.model import Action, Direction, Policy, Rule, Tier, TierKind
+
+__all__ = ["DirectionQuery", "allowed_connections"]
+
+
+@dataclass(frozen=True, slots=True)
+class DirectionQuery:
+    """One direction at one endpoint toward one remote.
+
+    ``policies``: the policies selecting the endpoint, in evaluation order;
+    ``peer_matches``: does a rule's peer list match the remote;
+    ``ports``: a rule's ports resolved against the destination;
+    ``from_local_node``: ingress from the endpoint's own node (always allowed by NetworkPolicy).
+    """
+
+    direction: Direction
+    policies: Sequence[Policy]
+    peer_matches: Callable[[Rule], bool]
+    ports: Callable[[Rule], ConnectionSet]
+    from_local_node: bool = False
+
+
+def _tiers(query: DirectionQuery) -> list[tuple[Tier, list[Policy]]]:
+    grouped: dict[Tier, list[Policy]] = {}
+    for policy in query.policies:
+        if query.direction in policy.directions:
+            grouped.setdefault(policy.tier, []).append(policy)
+    return sorted(grouped.items())
+
+
+def _ordered(
+    query: DirectionQuery, policies: list[Policy], undecided: ConnectionSet
+) -> tuple[ConnectionSet, ConnectionSet]:
+    """First-match tier: returns (allowed, still undecided)."""
+    allowed = passed = ConnectionSet.empty()
+    for policy in policies:
+        for rule in policy.rules_for(query.direction):
+            if not undecided:
+                break
+            if not query.peer_matches(rule):
+                continue
+            hit = query.ports(rule) & undecided
+            undecided = undecided - hit
+            if rule.action is Action.ALLOW:
+                allowed = allowed | hit
+            elif rule.action is Action.PASS:
+                passed = passed | hit
+    return allowed, undecided | passed
+
+
+def _isolating(query: DirectionQuery, policies: list[Policy]) -> ConnectionSet:
+    """Isolated: the union of what matching rules allow (everything from the local node)."""
+    if query.direction is Direction.INGRESS and query.from_local_node:
+        return ConnectionSet.all()
+    allowed = ConnectionSet.empty()
+    for policy in policies:
+        for rule in policy.rules_for(query.direction):
+            if query.peer_matches(rule):
+                allowed = allowed | query.ports(rule)
+    return allowed
+
+
+def allowed_connections(query: DirectionQuery) -> ConnectionSet:
+    """Everything this direction lets through toward the remote."""
+    undecided, allowed = ConnectionSet.all(), ConnectionSet.empty()
+    for tier, policies in _tiers(query):
+        if tier.kind is TierKind.ISOLATING:
+            return allowed | (undecided & _isolating(query, policies))
+        tier_allowed, undecided = _ordered(query, policies, undecided)
+        allowed = allowed | tier_allowed
+        if not undecided:
+            return allowed
+    return allowed | undecided

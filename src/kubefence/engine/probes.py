@@ -1,0 +1,67 @@
+"""Probes: the (port, protocol) pairs a matrix is computed for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from kubefence.ir.ports import MAX_PORT, MIN_PORT, NamedPort, PortRange, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from kubefence.cluster.snapshot import ClusterSnapshot
+    from kubefence.ir.model import Policy
+
+__all__ = ["Probe", "default_probes", "parse_probe"]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Probe:
+    """One destination port of one protocol."""
+
+    port: int
+    protocol: Protocol
+
+    def __str__(self) -> str:
+        return f"{self.port}/{self.protocol.value}"
+
+    def to_json(self) -> dict[str, object]:
+        return {"port": self.port, "protocol": self.protocol.value}
+
+
+def parse_probe(text: str) -> Probe:
+    """``80``, ``80/TCP``, ``53/udp`` → Probe; ValueError with a readable message otherwise."""
+    port_text, _, proto_text = text.strip().partition("/")
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ValueError(f"invalid port {text!r}: expected PORT or PORT/PROTOCOL, e.g. 80/TCP") from None
+    if not 1 <= port <= MAX_PORT:
+        raise ValueError(f"invalid port {text!r}: {port} is out of range 1-65535")
+    protocol = Protocol.parse(proto_text) if proto_text else Protocol.TCP
+    if not protocol.has_ports:
+        raise ValueError(f"invalid port {text!r}: protocol must be TCP, UDP or SCTP")
+    return Probe(port, protocol)
+
+
+def _from_range(r: PortRange) -> Iterable[Probe]:
+    if not r.protocol.has_ports or (r.start == MIN_PORT and r.end == MAX_PORT):
+        return ()
+    return {Probe(max(r.start, 1), r.protocol), Probe(r.end, r.protocol)}
+
+
+def default_probes(policies: Iterable[Policy], snapshot: ClusterSnapshot) -> tuple[Probe, ...]:
+    """Every port a policy names (range ends included) and every declared container port."""
+    found: set[Probe] = set()
+    named: set[str] = set()
+    for policy in policies:
+        for rule in policy.rules:
+            for match in rule.ports or ():
+                if isinstance(match, NamedPort):
+                    named.add(match.name)
+                else:
+                    found.update(_from_range(match))
+    for pod in snapshot.pods:
+        found.update(Probe(cp.port, cp.protocol) for cp in pod.ports)
+    return tuple(sorted(found, key=lambda p: (p.protocol.value, p.port))) or (Probe(80, Protocol.TCP),)

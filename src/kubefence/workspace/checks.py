@@ -1,0 +1,103 @@
+"""Whole-input checks that no single object can make: duplicates, ambiguous priorities, and
+workloads whose pods were given as well."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kubefence.cluster.objects import Workload
+from kubefence.cluster.snapshot import Namespace, Node, Pod, Service
+from kubefence.ir.diagnostics import Diagnostic, Severity
+from kubefence.ir.model import ORDERED_TIER_KINDS, Policy
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from kubefence.dialects.loader import Document
+
+__all__ = ["check_duplicates", "check_priorities", "drop_owned_workloads"]
+
+
+def _identity(value: object) -> tuple[str, str, str]:
+    if isinstance(value, Policy):
+        return (value.kind, value.namespace or "", value.name)
+    if isinstance(value, Workload):
+        return (value.pod.workload or "", value.pod.namespace, value.pod.name)
+    if isinstance(value, Pod | Service):
+        return (type(value).__name__, value.namespace, value.name)
+    assert isinstance(value, Namespace | Node)
+    return (type(value).__name__, "", value.name)
+
+
+def check_duplicates(objects: Iterable[tuple[Document, object]]) -> list[Diagnostic]:
+    """An object given twice (same kind, namespace and name) is an error naming both places."""
+    seen: dict[tuple[str, str, str], Document] = {}
+    out = []
+    for doc, value in objects:
+        key = _identity(value)
+        if key in seen:
+            first = seen[key]
+            out.append(
+                Diagnostic(
+                    Severity.ERROR,
+                    "duplicate-object",
+                    f"defined twice (first at {first.file}:{first.line})",
+                    doc.file,
+                    doc.line,
+                    None,
+                    f"{key[0]} {'/'.join(k for k in key[1:] if k)}",
+                )
+            )
+        else:
+            seen[key] = doc
+    return out
+
+
+def check_priorities(policies: Sequence[Policy]) -> list[Diagnostic]:
+    """Two policies of one ordered tier with one priority: the API leaves the order undefined."""
+    by_slot: dict[tuple[str, int], list[Policy]] = {}
+    for p in policies:
+        if p.tier.kind in ORDERED_TIER_KINDS and p.kind != "BaselineAdminNetworkPolicy":
+            by_slot.setdefault((p.tier.name, p.priority), []).append(p)
+    out = []
+    for (tier, priority), group in by_slot.items():
+        if len(group) > 1:
+            names = ", ".join(p.key for p in group)
+            out.append(
+                Diagnostic(
+                    Severity.WARNING,
+                    "priority-tie",
+                    f"{names} share priority {priority} in the {tier} tier: the API leaves their "
+                    "order undefined where they overlap; kubefence orders them by name, as "
+                    "kube-network-policies does",
+                    group[1].source.file,
+                    group[1].source.line,
+                )
+            )
+    return out
+
+
+def drop_owned_workloads(
+    workloads: Sequence[Workload], pods: Sequence[Pod]
+) -> tuple[list[Pod], list[Diagnostic]]:
+    """A workload whose own pods are in the input needs no representative pod."""
+    kept, notes = [], []
+    for w in workloads:
+        owned = w.selector is not None and any(
+            p.namespace == w.pod.namespace and w.selector.matches(p.labels) for p in pods
+        )
+        if owned:
+            notes.append(
+                Diagnostic(
+                    Severity.INFO,
+                    "workload-has-pods",
+                    "its pods are in the input: no representative pod is made",
+                    None,
+                    None,
+                    None,
+                    f"{w.pod.workload} {w.pod.key}",
+                )
+            )
+        else:
+            kept.append(w.pod)
+    return kept, notes

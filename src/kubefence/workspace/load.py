@@ -1,0 +1,147 @@
+"""Paths → documents → (ClusterSnapshot, policies, diagnostics): the one place that dispatches
+each loaded object to the cluster parser or to its policy dialect."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TextIO
+
+from kubefence.cluster.addressing import assign_addresses
+from kubefence.cluster.objects import CLUSTER_KINDS, Workload, parse_object
+from kubefence.cluster.snapshot import ClusterSnapshot, Namespace, Node, Pod, Service
+from kubefence.dialects.loader import Document, describe, load_paths
+from kubefence.dialects.registry import dialect_for, policy_kinds
+from kubefence.ir.diagnostics import Diagnostic, Severity
+from kubefence.ir.model import Policy
+from kubefence.workspace.checks import check_duplicates, check_priorities, drop_owned_workloads
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ["Workspace", "load_workspace"]
+
+_LATER_GROUPS = {
+    "projectcalico.org": "Calico",
+    "crd.projectcalico.org": "Calico",
+    "cilium.io": "Cilium",
+    "crd.antrea.io": "Antrea",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    """Everything the user gave: the snapshot, the policies (in evaluation order) and every
+    diagnostic, plus the objects skipped because kubefence does not use their kind."""
+
+    snapshot: ClusterSnapshot
+    policies: tuple[Policy, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    skipped: tuple[str, ...] = ()
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.is_error)
+
+    @property
+    def warnings(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.severity is Severity.WARNING)
+
+
+@dataclass
+class _Collector:
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    policies: list[Policy] = field(default_factory=list)
+    objects: list[tuple[Document, object]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def add(self, doc: Document) -> None:
+        api, kind = str(doc.data.get("apiVersion", "")), str(doc.data.get("kind", ""))
+        dialect = dialect_for(api, kind)
+        if dialect is not None:
+            result = dialect.parse(doc)
+            self.diagnostics += result.diagnostics
+            self.policies += list(result.policies)
+            self.objects += [(doc, p) for p in result.policies]
+        elif kind in CLUSTER_KINDS and api in _CORE_APIS.get(kind, ()):
+            obj = parse_object(doc)
+            self.diagnostics += obj.diagnostics
+            if obj.value is not None:
+                self.objects.append((doc, obj.value))
+        else:
+            self.unknown(doc, api, kind)
+
+    def unknown(self, doc: Document, api: str, kind: str) -> None:
+        group = api.split("/")[0]
+        where = f"{describe(doc)} ({doc.file}:{doc.line})"
+        if kind in policy_kinds() or kind in CLUSTER_KINDS:
+            self.diagnostics.append(
+                Diagnostic(
+                    Severity.ERROR,
+                    "unsupported-api-version",
+                    f"apiVersion {api!r} is not supported for kind {kind}",
+                    doc.file,
+                    doc.line,
+                    None,
+                    describe(doc),
+                    "apiVersion",
+                )
+            )
+        elif group in _LATER_GROUPS:
+            self.diagnostics.append(
+                Diagnostic(
+                    Severity.WARNING,
+                    "dialect-not-supported",
+                    f"{_LATER_GROUPS[group]} policies are not supported yet: this object "
+                    "is ignored, and the answers do not include it",
+                    doc.file,
+                    doc.line,
+                    None,
+                    describe(doc),
+                )
+            )
+        else:
+            self.skipped.append(where)
+
+
+_APPS = ("apps/v1",)
+_CORE_APIS: dict[str, tuple[str, ...]] = {
+    "Namespace": ("v1",),
+    "Pod": ("v1",),
+    "Node": ("v1",),
+    "Service": ("v1",),
+    "ReplicationController": ("v1",),
+    "Deployment": _APPS,
+    "StatefulSet": _APPS,
+    "DaemonSet": _APPS,
+    "ReplicaSet": _APPS,
+    "Job": ("batch/v1",),
+    "CronJob": ("batch/v1",),
+}
+
+
+def load_workspace(paths: Sequence[str], stdin: TextIO | None = None) -> Workspace:
+    """Load every path and build the workspace; errors are diagnostics, never exceptions."""
+    loaded = load_paths(paths, stdin)
+    collector = _Collector(list(loaded.diagnostics))
+    for doc in loaded.documents:
+        collector.add(doc)
+    collector.diagnostics += check_duplicates(collector.objects)
+    values = [v for _, v in collector.objects]
+    return _assemble(collector, values)
+
+
+def _assemble(collector: _Collector, values: list[object]) -> Workspace:
+    nodes = {v.name: v for v in values if isinstance(v, Node)}
+    pods = [v for v in values if isinstance(v, Pod)]
+    workloads = [v for v in values if isinstance(v, Workload)]
+    kept, notes = drop_owned_workloads(workloads, pods)
+    pods, ip_notes = assign_addresses(pods + kept, nodes)
+    snapshot = ClusterSnapshot.build(
+        namespaces=[v for v in values if isinstance(v, Namespace)],
+        pods=pods,
+        nodes=nodes.values(),
+        services=[v for v in values if isinstance(v, Service)],
+    )
+    policies = tuple(sorted(collector.policies, key=lambda p: p.order_key))
+    diagnostics = [*collector.diagnostics, *notes, *ip_notes, *check_priorities(policies)]
+    return Workspace(snapshot, policies, tuple(diagnostics), tuple(collector.skipped))
