@@ -1,16 +1,16 @@
 """The class-based matrix (connection-set pipeline), the per-flow evaluator and a naive
-oracle (naive.py) agree on random
+oracle (engine/naive.py) agree on random
 clusters and random NetworkPolicy / AdminNetworkPolicy / Baseline policies."""
 
 from __future__ import annotations
 
 import ipaddress
 
-import naive
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kubefence.cluster.snapshot import ClusterSnapshot, Namespace, Node, Pod
+from kubefence.engine import naive
 from kubefence.engine.endpoints import Universe
 from kubefence.engine.matrix import ReachabilityMatrix
 from kubefence.engine.probes import Probe

@@ -1,10 +1,14 @@
 """A naive per-flow evaluator written straight from the semantics reference (§1.3, §1.4,
-§2.1, §7.1), sharing nothing with the engine but the IR types: the oracle for property tests."""
+§2.1, §7.1), sharing nothing with the engine but the IR and snapshot types.
+
+It re-matches every selector for every flow: slow on purpose. It is the oracle of the
+property tests and the per-pair baseline of the benchmarks; never use it to answer users.
+"""
 
 from __future__ import annotations
 
-from kubefence.cluster.snapshot import ClusterSnapshot, Pod
-from kubefence.ir.addresses import IPAddress
+from typing import TYPE_CHECKING
+
 from kubefence.ir.model import (
     Action,
     AnyPeer,
@@ -18,8 +22,16 @@ from kubefence.ir.model import (
 )
 from kubefence.ir.ports import NamedPort, Protocol
 
+if TYPE_CHECKING:
+    from kubefence.cluster.snapshot import ClusterSnapshot, Pod
+    from kubefence.ir.addresses import IPAddress
+
+__all__ = ["Remote", "allowed"]
+
 
 class Remote:
+    """One end of a flow: an address, and the pod that has it (None outside the cluster)."""
+
     def __init__(self, ip: IPAddress, pod: Pod | None) -> None:
         self.ip, self.pod = ip, pod
 
