@@ -12,6 +12,7 @@ from rich.console import Console
 
 from kubefence.cli import analyze
 from kubefence.cli.demo import run_demo
+from kubefence.cli.enforce import register as register_enforcement
 from kubefence.cli.exitcodes import ExitCode
 
 __all__ = ["app", "main"]
@@ -108,6 +109,9 @@ def demo() -> None:
     Needs no cluster and no root.
     """
     run_demo(Console())
+
+
+register_enforcement(app)
 
 
 def main() -> None:

@@ -1,0 +1,5 @@
+"""``python -m kubefence``: the command line."""
+
+from kubefence.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""The node agent: keeps one nftables table in step with the policy sources."""

@@ -1,0 +1,1 @@
+"""Pure compilers from the resolved IR to data-plane rulesets; nothing here executes."""

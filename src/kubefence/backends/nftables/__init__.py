@@ -1,0 +1,1 @@
+"""The nftables backend: resolved IR for one node → a small typed nft AST → text or JSON."""
