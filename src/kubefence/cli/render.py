@@ -52,21 +52,23 @@ def explanation_text(e: Explanation) -> Group:
 
 def _cell(allowed: int, total: int) -> Text:
     if allowed == total:
-        return Text("✓" if total == 1 else f"✓ {total}", style="green")
+        return Text("✓", style="green")
     if allowed == 0:
         return Text("✗", style="red")
     return Text(f"{allowed}/{total}", style="yellow")
 
 
 def matrix_table(matrix: ReachabilityMatrix, probes: Sequence[Probe], endpoints: Sequence[int]) -> Table:
-    """One row per source, one column per destination; a cell counts the allowed probes."""
+    """One row per source, one narrow numbered column per destination; a cell counts the
+    allowed probes (✓ all, ✗ none, k/n some)."""
     keys = [matrix.universe.endpoints[i].key for i in endpoints]
     table = Table(title=f"Reachability on {', '.join(str(p) for p in probes)}", title_justify="left")
-    table.add_column("from \\ to", style="bold")
-    for key in keys:
-        table.add_column(key, justify="center", overflow="fold")
-    for src in endpoints:
-        row: list[Text | str] = [matrix.universe.endpoints[src].key]
+    table.add_column("#", justify="right", style="dim")
+    table.add_column("from \\ to", style="bold", no_wrap=True)
+    for n in range(1, len(keys) + 1):
+        table.add_column(str(n), justify="center", no_wrap=True)
+    for row_number, src in enumerate(endpoints, start=1):
+        row: list[Text | str] = [str(row_number), keys[row_number - 1]]
         for dst in endpoints:
             if src == dst:
                 row.append(Text("·", style="dim"))
@@ -75,7 +77,9 @@ def matrix_table(matrix: ReachabilityMatrix, probes: Sequence[Probe], endpoints:
             allowed = sum(conns.contains(p.protocol, p.port) for p in probes)
             row.append(_cell(allowed, len(probes)))
         table.add_row(*row)
-    table.caption = "✓ all probes allowed · ✗ all denied · k/n: k of n probes allowed"
+    table.caption = (
+        "columns: destinations, numbered as the rows · ✓ all probes allowed · ✗ none · k/n: k allowed"
+    )
     return table
 
 

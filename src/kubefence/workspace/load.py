@@ -132,10 +132,11 @@ def load_workspace(paths: Sequence[str], stdin: TextIO | None = None) -> Workspa
 
 def _assemble(collector: _Collector, values: list[object]) -> Workspace:
     nodes = {v.name: v for v in values if isinstance(v, Node)}
-    pods = [v for v in values if isinstance(v, Pod)]
-    workloads = [v for v in values if isinstance(v, Workload)]
-    kept, notes = drop_owned_workloads(workloads, pods)
-    pods, ip_notes = assign_addresses(pods + kept, nodes)
+    given = [v for v in values if isinstance(v, Pod)]
+    kept, notes = drop_owned_workloads([v for v in values if isinstance(v, Workload)], given)
+    wanted = {id(p) for p in kept} | {id(p) for p in given}
+    in_order = [v.pod if isinstance(v, Workload) else v for v in values if isinstance(v, Pod | Workload)]
+    pods, ip_notes = assign_addresses([p for p in in_order if id(p) in wanted], nodes)
     snapshot = ClusterSnapshot.build(
         namespaces=[v for v in values if isinstance(v, Namespace)],
         pods=pods,
