@@ -153,7 +153,7 @@ def _container_ports(r: FieldReader, spec: Mapping[str, Any], path: str) -> tupl
 def _container_port(r: FieldReader, item: Mapping[str, Any], path: str) -> ContainerPort | None:
     number = r.integer(item, "containerPort", f"{path}.containerPort", 1, MAX_PORT, required=True)
     text = item.get("protocol", "TCP")
-    if text not in _PROTOCOLS:
+    if not isinstance(text, str) or text not in _PROTOCOLS:
         r.error(
             f"{path}.protocol",
             f"unsupported protocol {text!r} (expected TCP, UDP or SCTP)",

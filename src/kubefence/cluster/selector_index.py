@@ -1,47 +1,162 @@
 """Each distinct selector matched once per snapshot (like cilium's SelectorCache).
 
-Pod sets are Python ints used as bitsets over ``snapshot.pods`` indices: union and
-intersection of thousands of pods are single integer operations.
+Pod-network pods with the same namespace and the same labels are one *group*: no selector can
+tell them apart. Selectors are matched against groups through posting lists, never by testing
+every label set: ``(key, value)`` → groups carrying that label, ``key`` → groups having the key,
+namespace → its groups. Every set is a Python int used as a bitset (over group ids, or over
+``snapshot.pods`` indices for the pod-level views), so union, intersection and complement of
+thousands of pods are single integer operations.
+
+Invariants: ``group_of[i]`` is the group of ``snapshot.pods[i]``, or -1 for host-network pods,
+which are never subjects nor selector peers (§0.1, §1.7 option b); group ids are dense and
+``group_key[g] = (namespace, labels)``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kubefence.ir.selectors import Operator
+
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from kubefence.cluster.snapshot import ClusterSnapshot
     from kubefence.ir.model import PodSelection
-    from kubefence.ir.selectors import Labels, LabelSelector
+    from kubefence.ir.selectors import Labels, LabelSelector, Requirement
 
-__all__ = ["SelectorIndex"]
+__all__ = ["LabelPostings", "SelectorIndex"]
+
+
+class LabelPostings:
+    """Label sets numbered 0..n-1, and selector → bitset of the label sets it matches.
+
+    The match is exact (§0.2): ``In`` needs the key with one of the values, ``NotIn`` and
+    ``DoesNotExist`` also match label sets without the key.
+    """
+
+    def __init__(self, label_sets: Iterable[Labels]) -> None:
+        self.by_pair: dict[tuple[str, str], int] = {}
+        self.by_key: dict[str, int] = {}
+        self.size = 0
+        for labels in label_sets:
+            self.add(labels)
+        self._cache: dict[LabelSelector, int] = {}
+
+    def add(self, labels: Labels) -> int:
+        """Number the next label set; returns its id."""
+        bit = 1 << self.size
+        for pair in labels.items():
+            self.by_pair[pair] = self.by_pair.get(pair, 0) | bit
+            self.by_key[pair[0]] = self.by_key.get(pair[0], 0) | bit
+        self.size += 1
+        return self.size - 1
+
+    @property
+    def everything(self) -> int:
+        return (1 << self.size) - 1
+
+    def matching(self, selector: LabelSelector) -> int:
+        """The label sets ``selector`` matches, as a bitset."""
+        found = self._cache.get(selector)
+        if found is None:
+            found = self.everything
+            for pair in selector.match_labels:
+                found &= self.by_pair.get(pair, 0)
+            for req in selector.match_expressions:
+                found &= self._requirement(req)
+            self._cache[selector] = found
+        return found
+
+    def _requirement(self, req: Requirement) -> int:
+        if req.operator is Operator.EXISTS:
+            return self.by_key.get(req.key, 0)
+        if req.operator is Operator.DOES_NOT_EXIST:
+            return self.everything & ~self.by_key.get(req.key, 0)
+        hit = 0
+        for value in req.values:
+            hit |= self.by_pair.get((req.key, value), 0)
+        return hit if req.operator is Operator.IN else self.everything & ~hit
 
 
 class SelectorIndex:
-    """Caches selector → matching pods / namespaces / nodes for one snapshot."""
+    """Caches selector → matching groups / pods / namespaces / nodes for one snapshot."""
 
     def __init__(self, snapshot: ClusterSnapshot) -> None:
         self.snapshot = snapshot
-        self._by_label_set: dict[Labels, int] = {}
-        self._by_namespace: dict[str, int] = {}
+        ids: dict[tuple[str, Labels], int] = {}
+        self.group_of: list[int] = []
+        self.group_members: list[int] = []  # group → bitset over snapshot.pods
         for i, pod in enumerate(snapshot.pods):
             if pod.host_network:
-                continue  # never subjects nor selector peers (§0.1, §1.7 option b)
-            self._by_label_set[pod.labels] = self._by_label_set.get(pod.labels, 0) | (1 << i)
-            self._by_namespace[pod.namespace] = self._by_namespace.get(pod.namespace, 0) | (1 << i)
-        self._pod_selector: dict[LabelSelector, int] = {}
+                self.group_of.append(-1)
+                continue
+            g = ids.setdefault((pod.namespace, pod.labels), len(ids))
+            if g == len(self.group_members):
+                self.group_members.append(0)
+            self.group_members[g] |= 1 << i
+            self.group_of.append(g)
+        self.group_key = list(ids)
+        self.labels = LabelPostings(labels for _, labels in self.group_key)
+        self._by_namespace: dict[str, int] = {}
+        for g, (namespace, _) in enumerate(self.group_key):
+            self._by_namespace[namespace] = self._by_namespace.get(namespace, 0) | (1 << g)
         self._ns_selector: dict[LabelSelector, frozenset[str]] = {}
         self._selection: dict[PodSelection, int] = {}
+        self._pods: dict[int, int] = {}
         self._node_selector: dict[LabelSelector, frozenset[str]] = {}
+
+    # group level --------------------------------------------------------------------------
+
+    @property
+    def group_count(self) -> int:
+        return len(self.group_key)
+
+    def groups_in(self, namespaces: Iterable[str]) -> int:
+        bits = 0
+        for name in namespaces:
+            bits |= self._by_namespace.get(name, 0)
+        return bits
+
+    def selection_groups(self, selection: PodSelection) -> int:
+        """The groups a PodSelection picks, as a bitset over group ids."""
+        found = self._selection.get(selection)
+        if found is None:
+            if selection.namespace is not None:
+                scope = self._by_namespace.get(selection.namespace, 0)
+            else:
+                assert selection.namespace_selector is not None
+                scope = self.groups_in(self.namespaces_matching(selection.namespace_selector))
+            found = scope & self.labels.matching(selection.pod_selector) if scope else 0
+            self._selection[selection] = found
+        return found
+
+    def pods_of_groups(self, groups: int) -> int:
+        """The pods of a group bitset, as a bitset over ``snapshot.pods``."""
+        found = self._pods.get(groups)
+        if found is None:
+            found, rest, members = 0, groups, self.group_members
+            while rest:
+                low = rest & -rest
+                found |= members[low.bit_length() - 1]
+                rest ^= low
+            self._pods[groups] = found
+        return found
+
+    # pod level (kept for callers that think in pods) ---------------------------------------
 
     def pods_matching(self, selector: LabelSelector) -> int:
         """Pod-network pods of any namespace whose labels match."""
-        if selector not in self._pod_selector:
-            bits = 0
-            for labels, members in self._by_label_set.items():
-                if selector.matches(labels):
-                    bits |= members
-            self._pod_selector[selector] = bits
-        return self._pod_selector[selector]
+        return self.pods_of_groups(self.labels.matching(selector))
+
+    def pods_in(self, namespaces: frozenset[str] | tuple[str, ...]) -> int:
+        return self.pods_of_groups(self.groups_in(namespaces))
+
+    def selection(self, selection: PodSelection) -> int:
+        """The pods a PodSelection picks, as a bitset over ``snapshot.pods``."""
+        return self.pods_of_groups(self.selection_groups(selection))
+
+    # namespaces and nodes ------------------------------------------------------------------
 
     def namespaces_matching(self, selector: LabelSelector) -> frozenset[str]:
         if selector not in self._ns_selector:
@@ -49,23 +164,6 @@ class SelectorIndex:
                 name for name, ns in self.snapshot.namespaces.items() if selector.matches(ns.labels)
             )
         return self._ns_selector[selector]
-
-    def pods_in(self, namespaces: frozenset[str] | tuple[str, ...]) -> int:
-        bits = 0
-        for name in namespaces:
-            bits |= self._by_namespace.get(name, 0)
-        return bits
-
-    def selection(self, selection: PodSelection) -> int:
-        """The pods a PodSelection picks, as a bitset over ``snapshot.pods``."""
-        if selection not in self._selection:
-            if selection.namespace is not None:
-                scope = self.pods_in((selection.namespace,))
-            else:
-                assert selection.namespace_selector is not None
-                scope = self.pods_in(self.namespaces_matching(selection.namespace_selector))
-            self._selection[selection] = scope & self.pods_matching(selection.pod_selector)
-        return self._selection[selection]
 
     def nodes_matching(self, selector: LabelSelector) -> frozenset[str]:
         if selector not in self._node_selector:

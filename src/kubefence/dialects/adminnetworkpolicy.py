@@ -427,7 +427,7 @@ class _Parser:
 
     def protocol(self, value: Mapping[str, Any], path: str) -> Protocol | None:
         text = value.get("protocol", "TCP")
-        if text not in _PROTOCOLS:
+        if not isinstance(text, str) or text not in _PROTOCOLS:
             self.r.error(
                 f"{path}.protocol",
                 f"unsupported protocol {text!r} (expected TCP, UDP or SCTP)",

@@ -45,6 +45,12 @@ def _type_name(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"
 
 
+def _quote_hint(value: Any) -> str:
+    if isinstance(value, bool | int | float):
+        return " (quote it: the API takes strings here, as kubectl would insist)"
+    return ""
+
+
 class FieldReader:
     """Reads the fields of one Document; collects diagnostics in ``self.diagnostics``."""
 
@@ -150,12 +156,14 @@ class FieldReader:
         value = self.mapping(parent, key, path)
         result: dict[str, str] = {}
         for k, v in (value or {}).items():
-            if isinstance(v, bool) or v is None or isinstance(v, Mapping | list):
+            if not isinstance(v, str):
                 self.error(
-                    f"{path}.{k}", f"expected a string value, got {_type_name(v)}", self.line(value, k)
+                    f"{path}.{k}",
+                    f"expected a string, got {_type_name(v)}{_quote_hint(v)}",
+                    self.line(value, k),
                 )
                 continue
-            result[str(k)] = str(v)
+            result[str(k)] = v
         return result
 
     # -- Kubernetes value types ------------------------------------------------------------
@@ -208,11 +216,15 @@ class FieldReader:
     def _value_strings(self, values: list[Any], path: str) -> list[str]:
         out = []
         for i, v in enumerate(values):
-            if isinstance(v, bool) or v is None or isinstance(v, Mapping | list):
-                self.error(f"{path}[{i}]", f"expected a string, got {_type_name(v)}", self.line(values, i))
+            if not isinstance(v, str):
+                self.error(
+                    f"{path}[{i}]",
+                    f"expected a string, got {_type_name(v)}{_quote_hint(v)}",
+                    self.line(values, i),
+                )
                 continue
-            self._label_value(str(v), f"{path}[{i}]", self.line(values, i))
-            out.append(str(v))
+            self._label_value(v, f"{path}[{i}]", self.line(values, i))
+            out.append(v)
         return out
 
     def _label_key(self, key: str, path: str, line: int) -> None:

@@ -108,7 +108,7 @@ class _Parser:
             )
         found: set[Direction] = set()
         for i, value in enumerate(types):
-            if value not in _DIRECTIONS:
+            if not isinstance(value, str) or value not in _DIRECTIONS:
                 self.r.error(
                     f"spec.policyTypes[{i}]",
                     f"unsupported value {value!r} (expected Ingress or Egress)",
@@ -243,7 +243,7 @@ class _Parser:
         text = item.get("protocol", "TCP")
         if text is None:
             return Protocol.TCP
-        if text not in _PROTOCOLS:
+        if not isinstance(text, str) or text not in _PROTOCOLS:
             self.r.error(
                 f"{path}.protocol",
                 f"unsupported protocol {text!r} (expected TCP, UDP or SCTP; names are case-sensitive)",
