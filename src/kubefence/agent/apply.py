@@ -7,18 +7,20 @@ kernel applies all of it or none of it, so there is never a window with half a r
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import ipaddress
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kubefence.errors import ApplyError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Iterator
 
-__all__ = ["ConntrackEntry", "Nft", "NftTable", "conntrack_entries", "delete_conntrack"]
+__all__ = ["ConntrackEntry", "Nft", "NftTable", "conntrack_entries", "delete_conntrack", "in_netns"]
 
 _NFT_CTX_OUTPUT_JSON = 1 << 4
 _LIB_NAMES = ("libnftables.so.1", "libnftables.so")
@@ -55,12 +57,41 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.nft_run_cmd_from_buffer.restype = ctypes.c_int
 
 
-class Nft:
-    """One libnftables context in the current network namespace."""
+_CLONE_NEWNET = 0x40000000
 
-    def __init__(self) -> None:
+
+@contextlib.contextmanager
+def in_netns(name: str | None) -> Iterator[None]:
+    """Run the block with this thread in network namespace ``name`` (``ip netns`` name); netlink
+    sockets opened inside stay bound to it afterwards."""
+    if name is None:
+        yield
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    original = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    try:
+        target = os.open(f"/run/netns/{name}", os.O_RDONLY)
+    except OSError as e:
+        os.close(original)
+        raise ApplyError(f"no network namespace {name!r}: {e.strerror}") from None
+    try:
+        if libc.setns(target, _CLONE_NEWNET) != 0:
+            raise ApplyError(f"cannot enter network namespace {name!r}: {os.strerror(ctypes.get_errno())}")
+        yield
+    finally:
+        libc.setns(original, _CLONE_NEWNET)
+        os.close(target)
+        os.close(original)
+
+
+class Nft:
+    """One libnftables context, bound to the network namespace it was created in (``netns``:
+    an ``ip netns`` name, default the current one)."""
+
+    def __init__(self, netns: str | None = None) -> None:
         self._lib = _load()
-        ctx = self._lib.nft_ctx_new(0)
+        with in_netns(netns):
+            ctx = self._lib.nft_ctx_new(0)
         if not ctx:
             raise ApplyError("nft_ctx_new failed")
         self._ctx = ctypes.c_void_p(ctx)

@@ -1,74 +1,40 @@
-"""Enforcement for the lab: one agent process per node, started inside the node's network
-namespace, with the same sources; ``enforce`` returns once the first ruleset is applied."""
+"""Enforcement for the lab: the agent, in process, for every lab node.
+
+The lab calls ``AgentEnforcer(snapshot, policies)`` once per policy set and ``enforce(node,
+netns)`` per node; each node gets an ``Agent`` whose libnftables context is bound to that
+node's network namespace and whose source is the lab's snapshot and policies. ``enforce``
+returns once the node's table is in the kernel; ``stop`` removes the tables.
+"""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from kubefence.errors import LabError
+from kubefence.agent.run import Agent, AgentConfig, StaticSource
+from kubefence.cluster.snapshot import ClusterSnapshot
+from kubefence.ir.model import Policy
 
 __all__ = ["AgentEnforcer"]
 
 
 @dataclass
 class AgentEnforcer:
-    """Starts ``kubefence agent`` in each node namespace; ``stop`` ends them all."""
+    """One in-process agent per lab node (see module docstring)."""
 
-    sources: Sequence[str]
+    snapshot: ClusterSnapshot
+    policies: Sequence[Policy]
     table: str = "kubefence"
-    timeout: float = 30.0
-    resync: float = 2.0
-    processes: dict[str, subprocess.Popen[str]] = field(default_factory=dict)
-
-    def command(self, node: str, netns: str) -> list[str]:
-        cmd = [
-            "ip",
-            "netns",
-            "exec",
-            netns,
-            sys.executable,
-            "-m",
-            "kubefence",
-            "agent",
-            "--node",
-            node,
-            "--table",
-            self.table,
-            "--resync",
-            str(self.resync),
-        ]
-        for source in self.sources:
-            cmd += ["--source", source]
-        return cmd
+    agents: dict[str, Agent] = field(default_factory=dict)
 
     def enforce(self, node: str, netns: str) -> None:
-        proc = subprocess.Popen(
-            self.command(node, netns), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        self.processes[node] = proc
-        deadline = time.monotonic() + self.timeout
-        assert proc.stdout is not None
-        lines: list[str] = []
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line.rstrip())
-            if line.startswith("applied revision"):
-                return
-        self.stop()
-        raise LabError(f"the agent for node {node} did not apply a ruleset: " + " | ".join(lines[-5:]))
+        config = AgentConfig(node, self.table, netns=netns, cut_revoked=False)
+        agent = Agent(config, StaticSource(self.snapshot, self.policies), log=lambda _m: None)
+        agent.step()
+        self.agents[node] = agent
 
     def stop(self) -> None:
-        for proc in self.processes.values():
-            proc.terminate()
-        for proc in self.processes.values():
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        self.processes.clear()
+        for agent in self.agents.values():
+            agent.table.delete()
+            agent.table.nft.close()
+        self.agents.clear()

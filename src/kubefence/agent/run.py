@@ -1,4 +1,4 @@
-"""The agent's one composition root: watch sources → reconcile → apply, resync against drift.
+"""The agent's one composition root: source → reconcile → apply, resync against drift.
 
 Guarantees: the first apply and every policy change are one transaction (full atomic replace);
 pod and namespace churn only patch set elements; connections a change revokes are cut from
@@ -12,30 +12,78 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from kubefence.agent.apply import ConntrackEntry, Nft, NftTable, conntrack_entries, delete_conntrack
 from kubefence.agent.reconcile import Desired, desired_state, element_patch
 from kubefence.agent.watch import fingerprint
+from kubefence.cluster.snapshot import ClusterSnapshot
 from kubefence.engine.endpoints import Universe
 from kubefence.engine.matrix import ReachabilityMatrix
 from kubefence.engine.resolve import Resolution
-from kubefence.ir.ports import Protocol
-from kubefence.workspace.load import load_workspace
+from kubefence.ir.model import Policy
+from kubefence.ir.ports import Protocol as IPProtocol
+from kubefence.workspace.load import Workspace, load_workspace
 
-__all__ = ["Agent", "AgentConfig"]
+__all__ = ["Agent", "AgentConfig", "FileSource", "Source", "StaticSource"]
 
 Log = Callable[[str], None]
+
+
+class Source(Protocol):
+    """Where the agent's desired state comes from."""
+
+    def changed(self) -> bool:
+        """True when the state may have changed since the last call."""
+
+    def workspace(self) -> Workspace:
+        """The current state (its ``errors`` say when it cannot be used)."""
+
+
+@dataclass
+class FileSource:
+    """Manifest files and folders, watched by fingerprint (size, mtime) on every poll."""
+
+    paths: Sequence[str]
+    seen: tuple[tuple[str, int, int], ...] | None = None
+
+    def changed(self) -> bool:
+        current = fingerprint(self.paths)
+        changed, self.seen = current != self.seen, current
+        return changed
+
+    def workspace(self) -> Workspace:
+        return load_workspace(self.paths)
+
+
+@dataclass
+class StaticSource:
+    """A snapshot and policies given in process (the lab); ``update`` replaces them."""
+
+    snapshot: ClusterSnapshot
+    policies: Sequence[Policy]
+    dirty: bool = True
+
+    def changed(self) -> bool:
+        changed, self.dirty = self.dirty, False
+        return changed
+
+    def update(self, snapshot: ClusterSnapshot, policies: Sequence[Policy]) -> None:
+        self.snapshot, self.policies, self.dirty = snapshot, policies, True
+
+    def workspace(self) -> Workspace:
+        return Workspace(self.snapshot, tuple(self.policies), ())
 
 
 @dataclass(frozen=True, slots=True)
 class AgentConfig:
     node: str
-    sources: tuple[str, ...]
     table: str = "kubefence"
     local_pods: tuple[str, ...] | None = None
     interval: float = 0.5
     resync: float = 5.0
     cut_revoked: bool = True
+    netns: str | None = None
 
 
 @dataclass
@@ -43,22 +91,22 @@ class Agent:
     """One node's agent; ``step()`` does one round, ``run()`` loops until stopped."""
 
     config: AgentConfig
+    source: Source
     log: Log = print
     applied: Desired | None = None
     listing: str | None = None
-    seen: tuple[tuple[str, int, int], ...] | None = None
     last_resync: float = field(default_factory=time.monotonic)
     _table: NftTable | None = None
 
     @property
     def table(self) -> NftTable:
         if self._table is None:
-            self._table = NftTable(Nft(), self.config.table)
+            self._table = NftTable(Nft(self.config.netns), self.config.table)
         return self._table
 
     def load(self) -> Desired | None:
-        """The desired state from the sources, or None (errors reported) to keep the last good."""
-        workspace = load_workspace(self.config.sources)
+        """The desired state from the source, or None (errors reported) to keep the last good."""
+        workspace = self.source.workspace()
         if workspace.errors:
             for d in workspace.errors[:20]:
                 self.log(f"source error, keeping the last good ruleset: {d}")
@@ -77,14 +125,15 @@ class Agent:
             self.table.patch(patch)
             self.log(f"applied revision {desired.revision} ({len(patch)} element change(s))")
         self.applied, self.listing = desired, self.table.listing()
-        if old is not None and self.config.cut_revoked:
+        if old is not None and self.config.cut_revoked and self.config.netns is None:
             self.cut_revoked(desired.resolution)
 
     def cut_revoked(self, resolution: Resolution) -> None:
+        """Delete the tracked connections the new ruleset would not let through."""
         entries = conntrack_entries()
         if not entries:
             return
-        known = {ip for e in resolution.universe.endpoints for ip in (e.ip,)}
+        known = {e.ip for e in resolution.universe.endpoints}
         extra = sorted({ip for c in entries for ip in (c.src, c.dst) if ip not in known}, key=str)
         matrix = ReachabilityMatrix(
             Resolution(resolution.policies, Universe(resolution.universe.snapshot, extra))
@@ -95,7 +144,7 @@ class Agent:
             src, dst = index.get(c.src), index.get(c.dst)
             if src is None or dst is None or src == dst:
                 return False
-            return not matrix.connections(src, dst).contains(Protocol(c.protocol), c.dport)
+            return not matrix.connections(src, dst).contains(IPProtocol(c.protocol), c.dport)
 
         cut = delete_conntrack(revoked)
         if cut:
@@ -104,16 +153,13 @@ class Agent:
     def check_drift(self) -> None:
         if self.applied is None:
             return
-        now = self.table.listing()
-        if now != self.listing:
+        if self.table.listing() != self.listing:
             self.log("drift: the table was changed or deleted outside the agent; restoring it")
             self.table.replace(self.applied.script)
             self.listing = self.table.listing()
 
     def step(self) -> None:
-        current = fingerprint(self.config.sources)
-        if current != self.seen:
-            self.seen = current
+        if self.source.changed():
             desired = self.load()
             if desired is not None and (self.applied is None or desired.revision != self.applied.revision):
                 self.apply(desired)
@@ -126,7 +172,3 @@ class Agent:
         while not should_stop() and (max_seconds is None or time.monotonic() - start < max_seconds):
             self.step()
             time.sleep(self.config.interval)
-
-
-def make_agent(node: str, sources: Sequence[str], **options: object) -> Agent:
-    return Agent(AgentConfig(node, tuple(sources), **options))  # type: ignore[arg-type]

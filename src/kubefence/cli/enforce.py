@@ -61,13 +61,13 @@ def agent_cmd(
 
     Example:  kubefence agent --node node-1 --source cluster/ --source policies/
     """
-    from kubefence.agent.run import Agent, AgentConfig
+    from kubefence.agent.run import Agent, AgentConfig, FileSource
 
     if os.geteuid() != 0:
         raise fail("the agent needs root (CAP_NET_ADMIN) to program nftables")
     local = tuple(p for p in (local_pods or "").split(",") if p) or None
-    config = AgentConfig(node, tuple(source), table, local, interval, resync)
-    agent = Agent(config, log=lambda m: print(m, flush=True))
+    config = AgentConfig(node, table, local, interval, resync)
+    agent = Agent(config, FileSource(tuple(source)), log=lambda m: print(m, flush=True))
     stopping: list[bool] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     try:
