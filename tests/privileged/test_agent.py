@@ -116,7 +116,8 @@ def test_agent_lifecycle(netns: str, source: Path) -> None:
         assert "10.42.0.99" in nft(netns, "list", "table", "inet", "kubefence").stdout
         (source / "broken.yaml").unlink()
 
-        # drift: someone deletes the table; the agent restores it within the resync period
+        # drift: someone deletes the table (the guard twin keeps enforcing); the agent restores it
+        assert nft(netns, "list", "table", "inet", "kubefence_guard").returncode == 0
         nft(netns, "delete", "table", "inet", "kubefence")
         agent.wait_for("drift")
         assert nft(netns, "list", "table", "inet", "kubefence").returncode == 0

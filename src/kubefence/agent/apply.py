@@ -118,7 +118,8 @@ class Nft:
 
 @dataclass
 class NftTable:
-    """The agent's own ``inet`` table: replace it, patch its elements, read it back, delete it."""
+    """The agent's own ``inet`` table (and the extra tables ``names``, kept in step with it):
+    replace them, patch their elements, read them back, delete them."""
 
     nft: Nft
     name: str
@@ -133,16 +134,22 @@ class NftTable:
         if batch:
             self.nft.run(batch)
 
+    names: tuple[str, ...] = ()
+
     def listing(self) -> str | None:
-        """The table as the kernel has it (text), or None when it does not exist."""
-        try:
-            return self.nft.run(f"list table inet {self.name}")
-        except ApplyError:
-            return None
+        """The tables as the kernel has them (text), or None when one does not exist."""
+        out = []
+        for name in (self.name, *self.names):
+            try:
+                out.append(self.nft.run(f"list table inet {name}"))
+            except ApplyError:
+                return None
+        return "".join(out)
 
     def delete(self) -> None:
-        if self.listing() is not None:
-            self.nft.run(f"delete table inet {self.name}")
+        for name in (self.name, *self.names):
+            with contextlib.suppress(ApplyError):
+                self.nft.run(f"delete table inet {name}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ atomic replace of the table. Both are a single transaction.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -23,17 +24,26 @@ if TYPE_CHECKING:
 
     from kubefence.workspace.load import Workspace
 
-__all__ = ["Desired", "desired_state", "element_patch"]
+__all__ = ["GUARD_SUFFIX", "Desired", "desired_state", "element_patch", "guard_of"]
+
+
+GUARD_SUFFIX = "_guard"
 
 
 @dataclass(frozen=True, slots=True)
 class Desired:
-    """The table one node should have, its full-replace script and a revision hash."""
+    """The tables one node should have: the agent's table and its guard twin (same rules, so
+    that deleting one table by hand opens nothing: a packet must pass both), their
+    full-replace script, and a revision hash."""
 
     table: Table
     script: str
     revision: str
     resolution: Resolution
+
+
+def guard_of(table: Table) -> Table:
+    return dataclasses.replace(table, name=table.name + GUARD_SUFFIX)
 
 
 def desired_state(
@@ -43,7 +53,7 @@ def desired_state(
     resolution = Resolution(workspace.policies, Universe(workspace.snapshot))
     pods = local if local is not None else local_pods(resolution, node)
     compiled = compile_node(resolution, pods, table, node)
-    script = render_text(compiled)
+    script = render_text(compiled) + render_text(guard_of(compiled))
     return Desired(compiled, script, hashlib.sha256(script.encode()).hexdigest()[:16], resolution)
 
 
@@ -70,12 +80,14 @@ def _map_ops(table: str, old: NftMap, new: NftMap) -> list[str]:
 
 
 def element_patch(old: Table, new: Table) -> Sequence[str] | None:
-    """Element commands turning ``old`` into ``new``; None when chains or sets differ in shape."""
+    """Element commands turning ``old`` into ``new`` (and their guard twins); None when chains
+    or sets differ in shape."""
     if _shape(old) != _shape(new):
         return None
     ops: list[str] = []
-    for a, b in zip(old.sets, new.sets, strict=True):
-        ops += _set_ops(new.name, a, b)
-    for m, n in zip(old.maps, new.maps, strict=True):
-        ops += _map_ops(new.name, m, n)
+    for name in (new.name, new.name + GUARD_SUFFIX):
+        for a, b in zip(old.sets, new.sets, strict=True):
+            ops += _set_ops(name, a, b)
+        for m, n in zip(old.maps, new.maps, strict=True):
+            ops += _map_ops(name, m, n)
     return ops

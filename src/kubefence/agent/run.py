@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from kubefence.agent.apply import ConntrackEntry, Nft, NftTable, conntrack_entries, delete_conntrack
-from kubefence.agent.reconcile import Desired, desired_state, element_patch
+from kubefence.agent.reconcile import GUARD_SUFFIX, Desired, desired_state, element_patch
 from kubefence.agent.watch import fingerprint
 from kubefence.cluster.snapshot import ClusterSnapshot
 from kubefence.engine.endpoints import Universe
@@ -101,7 +101,8 @@ class Agent:
     @property
     def table(self) -> NftTable:
         if self._table is None:
-            self._table = NftTable(Nft(self.config.netns), self.config.table)
+            guard = self.config.table + GUARD_SUFFIX
+            self._table = NftTable(Nft(self.config.netns), self.config.table, (guard,))
         return self._table
 
     def load(self) -> Desired | None:
