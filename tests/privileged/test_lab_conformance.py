@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Case, conformance_cases
 
+from conftest import Case, conformance_cases
 from kubefence.agent.lab_enforcer import AgentEnforcer
 from kubefence.engine.probes import Probe
 from kubefence.ir.ports import Protocol
@@ -23,8 +23,10 @@ from kubefence.workspace.load import load_workspace
 
 pytestmark = [
     pytest.mark.privileged,
-    pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("nft"),
-                       reason="needs root, iproute2 and nftables"),
+    pytest.mark.skipif(
+        os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("nft"),
+        reason="needs root, iproute2 and nftables",
+    ),
 ]
 
 CASES = conformance_cases()
@@ -47,7 +49,9 @@ def lab(request: pytest.FixtureRequest) -> Iterator[tuple[str, Lab]]:
     base = request.param
     model = next(c.model for c in CASES if _base(c) == base)
     workspace = load_workspace([str(model)])
-    probes = sorted({p for c in CASES if _base(c) == base for p in _probes(c)}, key=lambda p: (p.protocol.value, p.port))
+    probes = sorted(
+        {p for c in CASES if _base(c) == base for p in _probes(c)}, key=lambda p: (p.protocol.value, p.port)
+    )
     mode = Mode.VXLAN if base == "houses" else Mode.HOST_GW
     with Lab.up(workspace.snapshot, prefix=f"kfc{secrets.token_hex(2)}", mode=mode, probes=probes) as built:
         yield base, built
@@ -73,8 +77,23 @@ def test_lab_run_command_json(tmp_path: Path) -> None:
 
     case = next(c for c in CASES if c.name == "np-ingress-port-81-from-ns-y")
     files = [str(f) for f in case.policy_files() if "v1alpha2" not in f.name]
-    cmd = [sys.executable, "-m", "kubefence", "lab", "run", str(case.model), *files, "--port", "81/TCP",
-           "--port", "80/UDP", "-o", "json", "--prefix", f"kfr{secrets.token_hex(2)}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "kubefence",
+        "lab",
+        "run",
+        str(case.model),
+        *files,
+        "--port",
+        "81/TCP",
+        "--port",
+        "80/UDP",
+        "-o",
+        "json",
+        "--prefix",
+        f"kfr{secrets.token_hex(2)}",
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)

@@ -9,7 +9,6 @@ import ipaddress
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nft_sim import Packet, Sim
-from test_engine_agrees import PROBES, policies, snapshots
 
 from kubefence.backends.nftables.ast import Hook
 from kubefence.backends.nftables.compile import compile_node, local_pods
@@ -19,6 +18,7 @@ from kubefence.engine.matrix import ReachabilityMatrix
 from kubefence.engine.resolve import Resolution
 from kubefence.ir.model import Policy
 from kubefence.ir.selectors import Labels
+from strategies import PROBES, policies, snapshots
 
 
 def _two_nodes(snapshot: ClusterSnapshot, flips: list[bool]) -> ClusterSnapshot:
@@ -57,7 +57,7 @@ def _kernel_allows(sims: dict[str, Sim], universe: Universe, src: int, dst: int,
     return sims[dst_node].hook(Hook.FORWARD, p)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(snapshots(), policies(), st.lists(st.booleans(), min_size=1, max_size=4))
 def test_compiled_ruleset_matches_engine(
     snapshot: ClusterSnapshot, pols: list[Policy], flips: list[bool]

@@ -1,6 +1,6 @@
 """The class-based matrix (connection-set pipeline), the per-flow evaluator and a naive
-oracle (engine/naive.py) agree on random
-clusters and random NetworkPolicy / AdminNetworkPolicy / Baseline policies."""
+oracle (engine/naive.py) agree on random clusters and random NetworkPolicy /
+AdminNetworkPolicy / Baseline policies."""
 
 from __future__ import annotations
 
@@ -9,140 +9,17 @@ import ipaddress
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kubefence.cluster.snapshot import ClusterSnapshot, Namespace, Node, Pod
+from kubefence.cluster.snapshot import ClusterSnapshot
 from kubefence.engine import naive
 from kubefence.engine.endpoints import Universe
 from kubefence.engine.matrix import ReachabilityMatrix
-from kubefence.engine.probes import Probe
 from kubefence.engine.resolve import Resolution
 from kubefence.engine.verdict import evaluate
-from kubefence.ir.addresses import IPBlock
-from kubefence.ir.model import (
-    ADMIN,
-    BASELINE,
-    NETWORK_POLICY,
-    Action,
-    AnyPeer,
-    Direction,
-    IPBlockPeer,
-    NodePeer,
-    PodPeer,
-    PodSelection,
-    Policy,
-    Rule,
-)
-from kubefence.ir.ports import ContainerPort, NamedPort, PortRange, Protocol
-from kubefence.ir.provenance import Source
-from kubefence.ir.selectors import Labels, LabelSelector, Operator, Requirement
-
-NAMESPACES = ("a", "b", "c")
-SRC = Source("gen.yaml", 1, "generated", "generated")
-PROTOCOLS = (Protocol.TCP, Protocol.UDP, Protocol.SCTP)
-PROBES = [Probe(p, proto) for p in (53, 80, 81) for proto in PROTOCOLS]
-
-labels = st.dictionaries(st.sampled_from(["app", "tier"]), st.sampled_from(["x", "y"]), max_size=2)
-requirement = st.builds(
-    lambda key, op, values: Requirement(
-        key, op, frozenset(values) if op in (Operator.IN, Operator.NOT_IN) else frozenset()
-    ),
-    st.sampled_from(["app", "tier", "ns"]),
-    st.sampled_from(list(Operator)),
-    st.sets(st.sampled_from(["x", "y", "a", "b"]), min_size=1, max_size=2),
-)
-selector = st.builds(
-    lambda ls, reqs: LabelSelector(tuple(sorted(ls.items())), tuple(reqs)),
-    st.dictionaries(st.sampled_from(["app", "tier"]), st.sampled_from(["x", "y"]), max_size=1),
-    st.lists(requirement, max_size=1),
-)
-ns_selector = st.builds(
-    lambda ls: LabelSelector(tuple(sorted(ls.items()))),
-    st.dictionaries(st.just("ns"), st.sampled_from(NAMESPACES), max_size=1),
-)
-selection = st.one_of(
-    st.builds(lambda s, ns: PodSelection(s, namespace=ns), selector, st.sampled_from(NAMESPACES)),
-    st.builds(lambda s, ns: PodSelection(s, namespace_selector=ns), selector, ns_selector),
-)
-cidr = st.sampled_from(["10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "0.0.0.0/0", "172.18.0.0/24", "fd00::/8"])
-peer = st.one_of(
-    st.builds(PodPeer, selection),
-    st.builds(lambda c: IPBlockPeer(IPBlock(ipaddress.ip_network(c))), cidr),
-    st.builds(
-        lambda c: IPBlockPeer(IPBlock(ipaddress.ip_network("10.0.0.0/8"), (ipaddress.ip_network(c),))),
-        st.sampled_from(["10.1.0.0/16", "10.1.2.3/32"]),
-    ),
-    st.builds(NodePeer, st.just(LabelSelector())),
-    st.just(AnyPeer()),
-)
-port = st.one_of(
-    st.builds(
-        lambda proto, a, w: PortRange(proto, a, a + w),
-        st.sampled_from(PROTOCOLS),
-        st.sampled_from([53, 80, 81]),
-        st.integers(0, 2),
-    ),
-    st.builds(NamedPort, st.sampled_from(["web", "dns"]), st.sampled_from([None, *PROTOCOLS])),
-)
+from kubefence.ir.model import Policy
+from strategies import PROBES, policies, snapshots
 
 
-@st.composite
-def rules(draw, direction: Direction, actions: list[Action]) -> tuple[Rule, ...]:
-    out = []
-    for i in range(draw(st.integers(0, 3))):
-        ports = draw(st.one_of(st.none(), st.lists(port, min_size=1, max_size=2).map(tuple)))
-        peers = tuple(draw(st.lists(peer, min_size=1, max_size=2)))
-        out.append(Rule(direction, draw(st.sampled_from(actions)), peers, ports, i, SRC))
-    return tuple(out)
-
-
-@st.composite
-def policies(draw) -> list[Policy]:
-    out = []
-    for n in range(draw(st.integers(0, 5))):
-        tier = draw(st.sampled_from([ADMIN, NETWORK_POLICY, BASELINE]))
-        actions = [Action.ALLOW] if tier is NETWORK_POLICY else [Action.ALLOW, Action.DENY, Action.PASS]
-        ingress = draw(rules(Direction.INGRESS, actions))
-        egress = draw(rules(Direction.EGRESS, actions))
-        if tier is NETWORK_POLICY:
-            ns = draw(st.sampled_from(NAMESPACES))
-            subject = PodSelection(draw(selector), namespace=ns)
-            directions = frozenset(draw(st.sets(st.sampled_from(list(Direction)), min_size=1)))
-        else:
-            ns, subject = None, draw(selection)
-            directions = frozenset(r.direction for r in ingress + egress)
-        rules_ = tuple(r for r in ingress + egress if r.direction in directions)
-        out.append(
-            Policy("Gen", f"p{n}", ns, tier, draw(st.integers(0, 3)), subject, directions, rules_, SRC)
-        )
-    return sorted(out, key=lambda p: p.order_key)
-
-
-@st.composite
-def snapshots(draw) -> ClusterSnapshot:
-    nodes = [Node("n1", Labels({"os": "linux"}), (ipaddress.ip_address("172.18.0.2"),))]
-    pods = []
-    for i in range(draw(st.integers(1, 6))):
-        ns = draw(st.sampled_from(NAMESPACES))
-        host = draw(st.booleans()) and i % 3 == 2
-        ip = "172.18.0.2" if host else draw(st.sampled_from(["10.1.2.", "10.1.3.", "10.2.0."])) + str(i + 1)
-        ports = tuple(
-            draw(
-                st.lists(
-                    st.builds(
-                        ContainerPort,
-                        st.sampled_from([53, 80, 81]),
-                        st.sampled_from(PROTOCOLS),
-                        st.sampled_from([None, "web", "dns"]),
-                    ),
-                    max_size=3,
-                )
-            )
-        )
-        pods.append(Pod(ns, f"p{i}", Labels(draw(labels)), (ipaddress.ip_address(ip),), "n1", host, ports))
-    namespaces = [Namespace(n, Labels({"ns": n})) for n in NAMESPACES]
-    return ClusterSnapshot.build(namespaces, pods, nodes)
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(snapshots(), policies(), st.sampled_from(["203.0.113.9", "10.1.2.200", "172.18.0.2"]))
 def test_matrix_equals_per_flow_evaluation(
     snapshot: ClusterSnapshot, pols: list[Policy], outside: str

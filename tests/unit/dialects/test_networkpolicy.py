@@ -141,7 +141,9 @@ def test_ip_block_masks_host_bits_with_warning() -> None:
         pytest.param("policyTypes: [Ingress, Sideways]", "unsupported value 'Sideways'", id="policy-type"),
         pytest.param("policyTypes: [{}]", "unsupported value", id="policy-type-mapping"),
         pytest.param("podSelector: {matchLabels: {app: 1}}", "quote it", id="int-label-value"),
-        pytest.param("ingress: [{ports: [{port: 80, protocol: {}}]}]", "unsupported protocol", id="proto-mapping"),
+        pytest.param(
+            "ingress: [{ports: [{port: 80, protocol: {}}]}]", "unsupported protocol", id="proto-mapping"
+        ),
     ],
 )
 def test_invalid(spec: str, fragment: str) -> None:
