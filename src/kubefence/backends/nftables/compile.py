@@ -36,6 +36,7 @@ from kubefence.backends.nftables.ast import (
     Vmap,
 )
 from kubefence.backends.nftables.sets import block_elements, host_elements
+from kubefence.engine.connset import ConnectionSet
 from kubefence.engine.resolve import Resolution, iter_bits
 from kubefence.ir.model import (
     Action,
@@ -153,7 +154,8 @@ class _Builder:
         """One alternative for the numeric ports, one per named port and family."""
         if rule.ports is None:
             return [(None, None)]
-        numeric = [p for p in rule.ports if isinstance(p, PortRange)]
+        # merged first: overlapping elements of one anonymous interval set are an nft error
+        numeric = ConnectionSet.from_ranges(p for p in rule.ports if isinstance(p, PortRange)).ranges()
         out: list[tuple[Family | None, Match | None]] = []
         if numeric:
             out.append((None, L4Ports(tuple((p.protocol.value.lower(), p.start, p.end) for p in numeric))))
