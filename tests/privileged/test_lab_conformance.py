@@ -1,6 +1,7 @@
 """Every conformance case through the lab: the agent enforces the case's policies on every
 lab node, real packets probe every ordered pair × probe, and the kernel must do exactly what
-the engine predicts (0 discrepancies). One lab per pod model is reused across its cases (label
+the engine predicts (0 discrepancies), over IPv4 and over the lab's IPv6 pod addresses (the
+cases' CIDRs are IPv4, so IPv6 traffic meets their ipBlocks as the API says: never). One lab per pod model is reused across its cases (label
 variants of a model share its data plane)."""
 
 from __future__ import annotations
@@ -57,15 +58,17 @@ def lab(request: pytest.FixtureRequest) -> Iterator[tuple[str, Lab]]:
         yield base, built
 
 
+@pytest.mark.parametrize("family", [4, 6])
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_case_in_the_kernel(lab: tuple[str, Lab], case: Case) -> None:
+def test_case_in_the_kernel(lab: tuple[str, Lab], case: Case, family: int) -> None:
     base, built = lab
     if _base(case) != base:
         pytest.skip(f"runs in the {_base(case)} lab")
     files = [str(f) for f in case.policy_files() if "v1alpha2" not in f.name]
     workspace = load_workspace([str(case.model), *files])
     assert not workspace.errors
-    report = built.check(workspace.snapshot, workspace.policies, _probes(case), AgentEnforcer)
+    probes = _probes(case)
+    report = built.check(workspace.snapshot, workspace.policies, probes, AgentEnforcer, ipv6=family == 6)
     assert [d.to_json() for d in report.discrepancies] == []
 
 

@@ -221,6 +221,9 @@ def run(
     outside: Outside = None,
     output: Output = LabOutput.table,
     timeout: Timeout = 1.0,
+    ipv6: Annotated[
+        bool, typer.Option("--ipv6", help="Probe and predict over the pods' IPv6 addresses.")
+    ] = False,
     verbose: Verbose = False,
 ) -> None:
     """Build the lab, enforce on every node, probe every ordered pair × probe, compare with the
@@ -240,6 +243,7 @@ def run(
             node_count=nodes,
             outside=extra,
             timeout=timeout,
+            ipv6=ipv6,
         )
     if output is LabOutput.json:
         json.dump(report.to_json(), sys.stdout, separators=(",", ":"))

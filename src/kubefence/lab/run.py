@@ -14,11 +14,13 @@ differ between them: labels do not change the data plane)::
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import ipaddress
 import shutil
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from kubefence.cluster.snapshot import ClusterSnapshot
 from kubefence.engine.endpoints import Universe
 from kubefence.engine.matrix import ReachabilityMatrix, Verdicts
 from kubefence.engine.resolve import Resolution
@@ -35,7 +37,6 @@ from kubefence.lab.topology import lab_snapshot, plan_lab
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from kubefence.cluster.snapshot import ClusterSnapshot
     from kubefence.engine.probes import Probe
     from kubefence.ir.addresses import IPAddress
     from kubefence.ir.model import Policy
@@ -206,25 +207,38 @@ class Lab:
         make_enforcer: EnforcerFactory,
         *,
         timeout: float = DEFAULT_TIMEOUT,
+        ipv6: bool = False,
     ) -> LabReport:
-        """Enforce ``policies``, probe everything, and compare with the engine's prediction.
+        """Enforce ``policies``, probe everything, and compare with the engine's prediction,
+        over IPv4 (or, with ``ipv6``, over every pod's IPv6 address).
 
         Tuples predicted allowed but observed denied are probed once more with a longer
         timeout before they count (a lost packet is not a policy); the converse never is
         (one packet through where a policy denies is a leak).
         """
         snap = self.snapshot(snapshot)
-        extra = [e.ip for e in self.endpoints() if e.key not in {p.key for p in self.plan.pods}]
-        universe = Universe(snap, extra)
+        endpoints = self.endpoints(ipv6)
+        extra = [e.ip for e in endpoints if e.key not in {p.key for p in self.plan.pods}]
+        universe = Universe(_family_first(snap, 6 if ipv6 else 4), extra)
         predicted = ReachabilityMatrix(Resolution(policies, universe)).verdicts(probes)
         self.serve(probes)
         self.enforce(make_enforcer(snap, policies))
-        endpoints = self.endpoints()
         results = probe_pairs(all_pairs(endpoints), probes, timeout=timeout)
         first = compare(predicted, to_verdicts(results))
         results.update(_retry(first, endpoints, probes))
         observed = to_verdicts(results)
         return LabReport(predicted, observed, compare(predicted, observed))
+
+
+def _family_first(snapshot: ClusterSnapshot, version: int) -> ClusterSnapshot:
+    """The snapshot with every endpoint's address of IP ``version`` first: flows use it."""
+    pods = [
+        dataclasses.replace(p, ips=tuple(sorted(p.ips, key=lambda ip: ip.version != version)))
+        for p in snapshot.pods
+    ]
+    return ClusterSnapshot.build(
+        snapshot.namespaces.values(), pods, snapshot.nodes.values(), snapshot.services
+    )
 
 
 def _retry(
@@ -250,10 +264,11 @@ def run_lab(
     node_count: int = 2,
     outside: Sequence[IPAddress] = (),
     timeout: float = DEFAULT_TIMEOUT,
+    ipv6: bool = False,
 ) -> LabReport:
     """``kubefence lab run``: build, enforce, probe, compare, and always tear down."""
     v4 = [ip for ip in outside if isinstance(ip, ipaddress.IPv4Address)]
     if len(v4) != len(outside):
         raise LabError("outside endpoints must be IPv4 addresses")
     with Lab.up(snapshot, prefix=prefix, mode=mode, node_count=node_count, outside=v4, probes=probes) as lab:
-        return lab.check(snapshot, policies, probes, make_enforcer, timeout=timeout)
+        return lab.check(snapshot, policies, probes, make_enforcer, timeout=timeout, ipv6=ipv6)
