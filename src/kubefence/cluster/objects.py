@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from kubefence.cluster.snapshot import Namespace, Node, Pod, Service
 from kubefence.dialects.fields import FieldReader
 from kubefence.ir.diagnostics import Diagnostic
-from kubefence.ir.ports import MAX_PORT, ContainerPort, Protocol
+from kubefence.ir.ports import MAX_PORT, ContainerPort
 from kubefence.ir.selectors import Labels, LabelSelector
 
 if TYPE_CHECKING:
@@ -27,7 +27,6 @@ WORKLOAD_KINDS = frozenset(
     {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob"}
 )
 CLUSTER_KINDS = frozenset({"Namespace", "Pod", "Node", "Service"}) | WORKLOAD_KINDS
-_PROTOCOLS = {"TCP": Protocol.TCP, "UDP": Protocol.UDP, "SCTP": Protocol.SCTP}
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,17 +151,9 @@ def _container_ports(r: FieldReader, spec: Mapping[str, Any], path: str) -> tupl
 
 def _container_port(r: FieldReader, item: Mapping[str, Any], path: str) -> ContainerPort | None:
     number = r.integer(item, "containerPort", f"{path}.containerPort", 1, MAX_PORT, required=True)
-    text = item.get("protocol", "TCP")
-    if not isinstance(text, str) or text not in _PROTOCOLS:
-        r.error(
-            f"{path}.protocol",
-            f"unsupported protocol {text!r} (expected TCP, UDP or SCTP)",
-            r.line(item, "protocol"),
-            "unknown-protocol",
-        )
-        return None
+    protocol = r.protocol(item, path)
     name = r.string(item, "name", f"{path}.name")
-    return ContainerPort(number, _PROTOCOLS[text], name) if number is not None else None
+    return ContainerPort(number, protocol, name) if number is not None and protocol is not None else None
 
 
 def _ip(r: FieldReader, text: Any, path: str, line: int) -> IPAddress | None:

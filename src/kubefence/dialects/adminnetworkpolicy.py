@@ -30,7 +30,7 @@ from kubefence.ir.model import (
     Rule,
     Tier,
 )
-from kubefence.ir.ports import MAX_PORT, NamedPort, PortMatch, PortRange, Protocol
+from kubefence.ir.ports import MAX_PORT, PORT_PROTOCOLS, NamedPort, PortMatch, PortRange, Protocol
 from kubefence.ir.selectors import LabelSelector
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ __all__ = ["AdminNetworkPolicyDialect"]
 
 V1ALPHA1 = "policy.networking.k8s.io/v1alpha1"
 V1ALPHA2 = "policy.networking.k8s.io/v1alpha2"
-_PROTOCOLS = {"TCP": Protocol.TCP, "UDP": Protocol.UDP, "SCTP": Protocol.SCTP}
+_PROTOCOLS = {p.value: p for p in PORT_PROTOCOLS}
 _PEER_KEY = {Direction.INGRESS: "from", Direction.EGRESS: "to"}
 
 
@@ -362,7 +362,7 @@ class _Parser:
         value = self.r.mapping(item, present or "", f"{path}.{present}") if present else None
         if value is None:
             return None
-        protocol = self.protocol(value, f"{path}.{present}")
+        protocol = self.r.protocol(value, f"{path}.{present}")
         if present == "portNumber":
             self.r.known(value, ("protocol", "port"), f"{path}.portNumber")
             number = self.r.integer(value, "port", f"{path}.portNumber.port", 1, MAX_PORT, required=True)
@@ -424,18 +424,6 @@ class _Parser:
             )
             return None
         return PortRange(protocol, start, end)
-
-    def protocol(self, value: Mapping[str, Any], path: str) -> Protocol | None:
-        text = value.get("protocol", "TCP")
-        if not isinstance(text, str) or text not in _PROTOCOLS:
-            self.r.error(
-                f"{path}.protocol",
-                f"unsupported protocol {text!r} (expected TCP, UDP or SCTP)",
-                self.r.line(value, "protocol"),
-                "unknown-protocol",
-            )
-            return None
-        return _PROTOCOLS[text]
 
     def one_of(self, item: Mapping[str, Any], keys: tuple[str, ...], path: str, line: int) -> str | None:
         self.r.known(item, keys, path)

@@ -16,11 +16,13 @@ from typing import Any
 from kubefence.dialects.loader import Document, describe
 from kubefence.ir.addresses import IPBlock, IPNetwork
 from kubefence.ir.diagnostics import Diagnostic, Severity
+from kubefence.ir.ports import PORT_PROTOCOLS, Protocol
 from kubefence.ir.provenance import Source
 from kubefence.ir.selectors import LabelSelector, Operator, Requirement
 
 __all__ = ["FieldReader"]
 
+_PROTOCOLS = {p.value: p for p in PORT_PROTOCOLS}
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
@@ -91,29 +93,33 @@ class FieldReader:
                 where = f"{path}.{key}" if path else str(key)
                 self.warn(where, "unknown field, ignored", self.line(mapping, key), "unknown-field")
 
-    def mapping(self, parent: Mapping[str, Any], key: str, path: str, *, required: bool = False) -> Any:
-        """``parent[key]`` as a mapping; None when absent (error if required or mistyped)."""
+    def _typed(
+        self,
+        parent: Mapping[str, Any],
+        key: str,
+        path: str,
+        kind: type | tuple[type, ...],
+        what: str,
+        required: bool,
+    ) -> Any:
+        """``parent[key]`` if it is a ``kind``; None when absent (error if required or mistyped)."""
         if key not in parent or parent[key] is None:
             if required:
                 self.error(path, "required field is missing", self.line(parent, key), "missing-field")
             return None
         value = parent[key]
-        if not isinstance(value, Mapping):
-            self.error(path, f"expected a mapping, got {_type_name(value)}", self.line(parent, key))
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            self.error(path, f"expected {what}, got {_type_name(value)}", self.line(parent, key))
             return None
         return value
 
+    def mapping(self, parent: Mapping[str, Any], key: str, path: str, *, required: bool = False) -> Any:
+        """``parent[key]`` as a mapping; None when absent (error if required or mistyped)."""
+        return self._typed(parent, key, path, Mapping, "a mapping", required)
+
     def sequence(self, parent: Mapping[str, Any], key: str, path: str, *, required: bool = False) -> Any:
         """``parent[key]`` as a list; None when absent (error if required or mistyped)."""
-        if key not in parent or parent[key] is None:
-            if required:
-                self.error(path, "required field is missing", self.line(parent, key), "missing-field")
-            return None
-        value = parent[key]
-        if not isinstance(value, list):
-            self.error(path, f"expected a list, got {_type_name(value)}", self.line(parent, key))
-            return None
-        return value
+        return self._typed(parent, key, path, list, "a list", required)
 
     def items(self, seq: list[Any] | None, path: str) -> Iterator[tuple[int, str, Mapping[str, Any]]]:
         """The mapping items of a list, with their index and path; other items are errors."""
@@ -125,31 +131,28 @@ class FieldReader:
                 self.error(where, f"expected a mapping, got {_type_name(item)}", self.line(seq, i))
 
     def string(self, parent: Mapping[str, Any], key: str, path: str, *, required: bool = False) -> str | None:
-        if key not in parent or parent[key] is None:
-            if required:
-                self.error(path, "required field is missing", self.line(parent, key), "missing-field")
-            return None
-        value = parent[key]
-        if not isinstance(value, str):
-            self.error(path, f"expected a string, got {_type_name(value)}", self.line(parent, key))
-            return None
+        value: str | None = self._typed(parent, key, path, str, "a string", required)
         return value
 
     def integer(
         self, parent: Mapping[str, Any], key: str, path: str, lo: int, hi: int, *, required: bool = False
     ) -> int | None:
-        if key not in parent or parent[key] is None:
-            if required:
-                self.error(path, "required field is missing", self.line(parent, key), "missing-field")
-            return None
-        value = parent[key]
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.error(path, f"expected an integer, got {_type_name(value)}", self.line(parent, key))
-            return None
-        if not lo <= value <= hi:
+        value: int | None = self._typed(parent, key, path, int, "an integer", required)
+        if value is not None and not lo <= value <= hi:
             self.error(path, f"{value} is out of range {lo}-{hi}", self.line(parent, key), "out-of-range")
             return None
         return value
+
+    def protocol(self, parent: Mapping[str, Any], path: str, hint: str = "") -> Protocol | None:
+        """``parent.protocol`` (TCP when absent): TCP, UDP or SCTP, case-sensitive as the API."""
+        text = parent.get("protocol", "TCP")
+        if text is None:
+            return Protocol.TCP
+        if not isinstance(text, str) or text not in _PROTOCOLS:
+            message = f"unsupported protocol {text!r} (expected TCP, UDP or SCTP{hint})"
+            self.error(f"{path}.protocol", message, self.line(parent, "protocol"), "unknown-protocol")
+            return None
+        return _PROTOCOLS[text]
 
     def string_map(self, parent: Mapping[str, Any], key: str, path: str) -> dict[str, str]:
         """A ``map[string]string`` such as labels; non-string values are errors."""

@@ -37,7 +37,6 @@ __all__ = ["NetworkPolicyDialect"]
 
 API = "networking.k8s.io/v1"
 _IANA_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
-_PROTOCOLS = {"TCP": Protocol.TCP, "UDP": Protocol.UDP, "SCTP": Protocol.SCTP}
 _DIRECTIONS = {"Ingress": Direction.INGRESS, "Egress": Direction.EGRESS}
 _PEER_KEY = {Direction.INGRESS: "from", Direction.EGRESS: "to"}
 
@@ -196,7 +195,7 @@ class _Parser:
 
     def port(self, item: Mapping[str, Any], path: str, line: int) -> PortMatch | None:
         self.r.known(item, ("protocol", "port", "endPort"), path)
-        protocol = self.protocol(item, path)
+        protocol = self.r.protocol(item, path, "; names are case-sensitive")
         port = item.get("port")
         end = self.r.integer(item, "endPort", f"{path}.endPort", 1, MAX_PORT)
         if protocol is None:
@@ -238,17 +237,3 @@ class _Parser:
             )
             return None
         return NamedPort(name, protocol)
-
-    def protocol(self, item: Mapping[str, Any], path: str) -> Protocol | None:
-        text = item.get("protocol", "TCP")
-        if text is None:
-            return Protocol.TCP
-        if not isinstance(text, str) or text not in _PROTOCOLS:
-            self.r.error(
-                f"{path}.protocol",
-                f"unsupported protocol {text!r} (expected TCP, UDP or SCTP; names are case-sensitive)",
-                self.r.line(item, "protocol"),
-                "unknown-protocol",
-            )
-            return None
-        return _PROTOCOLS[text]
