@@ -107,7 +107,8 @@ def test_agent_lifecycle(netns: str, source: Path) -> None:
             pods.read_text() + "\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: extra, namespace: shop,"
             " labels: {app: frontend}}\nspec: {nodeName: node-1}\nstatus: {podIP: 10.42.0.99}\n"
         )
-        agent.wait_for("element change")
+        line = agent.wait_for("in-place change")
+        assert "add element" not in line
         assert "10.42.0.99" in nft(netns, "list", "table", "inet", "kubefence").stdout
 
         # a broken source keeps the last good ruleset

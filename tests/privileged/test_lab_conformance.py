@@ -1,8 +1,9 @@
 """Every conformance case through the lab: the agent enforces the case's policies on every
 lab node, real packets probe every ordered pair × probe, and the kernel must do exactly what
 the engine predicts (0 discrepancies), over IPv4 and over the lab's IPv6 pod addresses (the
-cases' CIDRs are IPv4, so IPv6 traffic meets their ipBlocks as the API says: never). One lab per pod model is reused across its cases (label
-variants of a model share its data plane)."""
+cases' CIDRs are IPv4, so IPv6 traffic never matches their ipBlocks, as the API says). One lab
+per pod model is reused across its cases (label variants of a model share its data plane), and
+the agents with it: each case reaches the kernel as an in-place policy change."""
 
 from __future__ import annotations
 

@@ -1,15 +1,19 @@
 """Enforcement for the lab: the agent, in process, for every lab node.
 
 The lab calls ``AgentEnforcer(snapshot, policies)`` once per policy set and ``enforce(node,
-netns)`` per node; each node gets an ``Agent`` whose libnftables context is bound to that
-node's network namespace and whose source is the lab's snapshot and policies. ``enforce``
-returns once the node's table is in the kernel; ``stop`` removes the tables.
+netns)`` per node. Each node namespace keeps one ``Agent`` (libnftables context bound to that
+namespace) across policy sets, so a new policy set reaches the kernel the way a policy change
+reaches a running agent: in place, in one transaction. ``enforce`` returns once the node's
+tables are in the kernel. ``stop`` leaves them there (the next policy set patches them, and
+``lab down`` removes them with the namespaces); ``release`` deletes them.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import ClassVar
 
 from kubefence.agent.run import Agent, AgentConfig, StaticSource
 from kubefence.cluster.snapshot import ClusterSnapshot
@@ -18,23 +22,43 @@ from kubefence.ir.model import Policy
 __all__ = ["AgentEnforcer"]
 
 
+def _identity(netns: str) -> tuple[str, int, int]:
+    """A namespace's name and inode: a re-created namespace of the same name is another one."""
+    st = os.stat(f"/run/netns/{netns}")
+    return (netns, st.st_dev, st.st_ino)
+
+
 @dataclass
 class AgentEnforcer:
-    """One in-process agent per lab node (see module docstring)."""
+    """One in-process agent per lab node namespace (see module docstring)."""
 
     snapshot: ClusterSnapshot
     policies: Sequence[Policy]
     table: str = "kubefence"
-    agents: dict[str, Agent] = field(default_factory=dict)
+
+    agents: ClassVar[dict[tuple[str, int, int], Agent]] = {}
 
     def enforce(self, node: str, netns: str) -> None:
-        config = AgentConfig(node, self.table, netns=netns, cut_revoked=False)
-        agent = Agent(config, StaticSource(self.snapshot, self.policies), log=lambda _m: None)
+        key = _identity(netns)
+        agent = self.agents.get(key)
+        if agent is None or agent.config.node != node or agent.config.table != self.table:
+            config = AgentConfig(node, self.table, netns=netns, cut_revoked=False)
+            agent = Agent(config, StaticSource(self.snapshot, self.policies), log=lambda _m: None)
+            self.agents[key] = agent
+        else:
+            assert isinstance(agent.source, StaticSource)
+            agent.source.update(self.snapshot, self.policies)
         agent.step()
-        self.agents[node] = agent
 
     def stop(self) -> None:
-        for agent in self.agents.values():
-            agent.table.delete()
-            agent.table.nft.close()
-        self.agents.clear()
+        """Nothing to do: the tables stay for the next policy set or ``lab down``."""
+
+    @classmethod
+    def release(cls) -> None:
+        """Delete every table the lab agents of this process made, and forget them."""
+        for agent in cls.agents.values():
+            try:
+                agent.table.delete()
+            finally:
+                agent.table.nft.close()
+        cls.agents.clear()

@@ -2,8 +2,9 @@
 change from the applied table to the desired one.
 
 When only set and map elements differ (pods and namespaces came, went or changed labels),
-the change is a list of element adds and deletes; anything else (a policy changed) is a full
-atomic replace of the table. Both are a single transaction.
+the change is a list of element adds and deletes; when policies changed, the class chains that
+differ are flushed and refilled in place; only a change of the layout itself (base chains,
+set types) is a full atomic replace. Each is a single transaction.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from kubefence.backends.nftables.ast import NftMap, NftSet, Table
 from kubefence.backends.nftables.compile import compile_node, local_pods
-from kubefence.backends.nftables.render import render_text
+from kubefence.backends.nftables.render import add_set_command, fill_chain_commands, render_text
 from kubefence.engine.endpoints import Universe
 from kubefence.engine.resolve import Resolution
 
@@ -57,12 +58,6 @@ def desired_state(
     return Desired(compiled, script, hashlib.sha256(script.encode()).hexdigest()[:16], resolution)
 
 
-def _shape(table: Table) -> tuple[object, ...]:
-    sets = tuple((s.name, s.family, s.kind) for s in table.sets)
-    maps = tuple((m.name, m.family) for m in table.maps)
-    return (table.name, sets, maps, table.chains)
-
-
 def _set_ops(table: str, old: NftSet, new: NftSet) -> list[str]:
     gone = sorted(set(old.elements) - set(new.elements))
     added = sorted(set(new.elements) - set(old.elements))
@@ -79,15 +74,46 @@ def _map_ops(table: str, old: NftMap, new: NftMap) -> list[str]:
     return ops + ([f"add element inet {table} {new.name} {{ {items} }}"] if added else [])
 
 
+def _changes(table: str, old: Table, new: Table) -> list[str] | None:
+    """One table's changes, ordered so that nothing is referenced before it exists or deleted
+    while referenced: new sets and chains, elements, refilled chains, map entries, then
+    removals. None when a base chain or a set's type changed (then: full replace)."""
+    old_sets, new_sets = {s.name: s for s in old.sets}, {s.name: s for s in new.sets}
+    old_chains, new_chains = {c.name: c for c in old.chains}, {c.name: c for c in new.chains}
+    if any(c.hook and old_chains.get(c.name) != c for c in new.chains):
+        return None
+    if any(
+        (s.family, s.kind) != (old_sets[s.name].family, old_sets[s.name].kind)
+        for s in new.sets
+        if s.name in old_sets
+    ):
+        return None
+    ops = [add_set_command(table, s) for name, s in new_sets.items() if name not in old_sets]
+    refill = [c for name, c in new_chains.items() if c.hook is None and old_chains.get(name) != c]
+    ops += [f"add chain inet {table} {c.name}" for c in refill]  # every jump target exists first
+    for name, s in new_sets.items():
+        if name in old_sets:
+            ops += _set_ops(table, old_sets[name], s)
+    for chain in refill:
+        ops += fill_chain_commands(table, chain)
+    for m, n in zip(old.maps, new.maps, strict=True):
+        ops += _map_ops(table, m, n)
+    gone = [name for name in old_chains if name not in new_chains]
+    ops += [f"flush chain inet {table} {name}" for name in gone]
+    ops += [f"delete chain inet {table} {name}" for name in gone]
+    return ops + [f"delete set inet {table} {name}" for name in old_sets if name not in new_sets]
+
+
 def element_patch(old: Table, new: Table) -> Sequence[str] | None:
-    """Element commands turning ``old`` into ``new`` (and their guard twins); None when chains
-    or sets differ in shape."""
-    if _shape(old) != _shape(new):
+    """Commands turning ``old`` into ``new`` (and their guard twins) in place: element adds and
+    deletes when only pods changed, refilled class chains when policies changed. None when
+    the layout itself changed (then: full atomic replace)."""
+    if [m.name for m in old.maps] != [m.name for m in new.maps] or old.name != new.name:
         return None
     ops: list[str] = []
     for name in (new.name, new.name + GUARD_SUFFIX):
-        for a, b in zip(old.sets, new.sets, strict=True):
-            ops += _set_ops(name, a, b)
-        for m, n in zip(old.maps, new.maps, strict=True):
-            ops += _map_ops(name, m, n)
+        changes = _changes(name, old, new)
+        if changes is None:
+            return None
+        ops += changes
     return ops

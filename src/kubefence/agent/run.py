@@ -124,7 +124,7 @@ class Agent:
             self.log(f"applied revision {desired.revision} (full atomic replace)")
         else:
             self.table.patch(patch)
-            self.log(f"applied revision {desired.revision} ({len(patch)} element change(s))")
+            self.log(f"applied revision {desired.revision} ({len(patch)} in-place change(s))")
         self.applied, self.listing = desired, self.table.listing()
         if old is not None and self.config.cut_revoked and self.config.netns is None:
             self.cut_revoked(desired.resolution)

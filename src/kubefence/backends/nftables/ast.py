@@ -43,7 +43,8 @@ class Family(enum.Enum):
 class SetKind(enum.Enum):
     """Element types of the sets kubefence uses."""
 
-    ADDR = "addr"  # interval set of addresses
+    ADDR = "addr"  # interval set of addresses (CIDRs minus exceptions)
+    HOSTS = "hosts"  # plain set of single addresses: element updates skip libnftables' interval cache
     ADDR_PROTO_PORT = "addr_proto_port"  # pod address . protocol . port (named ports)
 
 

@@ -38,6 +38,7 @@ from kubefence.backends.nftables.ast import (
 from kubefence.backends.nftables.sets import block_elements, host_elements
 from kubefence.engine.connset import ConnectionSet
 from kubefence.engine.resolve import Resolution, iter_bits
+from kubefence.ir.addresses import IPAddress
 from kubefence.ir.model import (
     Action,
     AnyPeer,
@@ -50,7 +51,7 @@ from kubefence.ir.model import (
     Rule,
     TierKind,
 )
-from kubefence.ir.ports import NamedPort, PortRange
+from kubefence.ir.ports import ContainerPort, NamedPort, PortRange
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
@@ -78,6 +79,7 @@ class _Builder:
     chains: list[Chain] = field(default_factory=list)
     peer_names: dict[Peer, str] = field(default_factory=dict)
     named_names: dict[NamedPort, str] = field(default_factory=dict)
+    by_port_name: dict[str, list[tuple[IPAddress, ContainerPort]]] | None = None
 
     # -- sets ------------------------------------------------------------------------------
     def _add_set(
@@ -93,7 +95,8 @@ class _Builder:
             for version, family in _FAMILIES.items():
                 elements = self._peer_elements(peer, version)
                 if elements is not None:
-                    self._add_set(f"{base}_v{version}", family, SetKind.ADDR, elements, str(peer)[:120])
+                    kind = SetKind.ADDR if isinstance(peer, IPBlockPeer) else SetKind.HOSTS
+                    self._add_set(f"{base}_v{version}", family, kind, elements, str(peer)[:120])
         base = self.peer_names[peer]
         return {f: f"{base}_v{v}" for v, f in _FAMILIES.items() if f"{base}_v{v}" in self.sets}
 
@@ -125,19 +128,25 @@ class _Builder:
         base = self.named_names[port]
         return {f: f"{base}_v{v}" for v, f in _FAMILIES.items()}
 
+    def _declarations(self) -> dict[str, list[tuple[IPAddress, ContainerPort]]]:
+        """Container-port declarations of pod-network pods by name (built once)."""
+        if self.by_port_name is None:
+            self.by_port_name = {}
+            for e in self.resolution.universe.endpoints:
+                if e.managed and e.pod:
+                    for cp in e.pod.ports:
+                        if cp.name:
+                            self.by_port_name.setdefault(cp.name, []).extend((ip, cp) for ip in e.pod.ips)
+        return self.by_port_name
+
     def _named_elements(self, port: NamedPort, version: int) -> list[str]:
-        out: set[str] = set()
-        for e in self.resolution.universe.endpoints:
-            if not (e.managed and e.pod):
-                continue
-            for cp in e.pod.ports:
-                if cp.name == port.name and (port.protocol is None or cp.protocol is port.protocol):
-                    out.update(
-                        f"{ip} . {cp.protocol.value.lower()} . {cp.port}"
-                        for ip in e.pod.ips
-                        if ip.version == version
-                    )
-        return sorted(out)
+        return sorted(
+            {
+                f"{ip} . {cp.protocol.value.lower()} . {cp.port}"
+                for ip, cp in self._declarations().get(port.name, ())
+                if ip.version == version and (port.protocol is None or cp.protocol is port.protocol)
+            }
+        )
 
     # -- rules -----------------------------------------------------------------------------
     def peer_matches(self, rule: Rule) -> list[tuple[Family | None, Match | None]]:
@@ -269,7 +278,7 @@ def _node_sets(resolution: Resolution, node: str | None) -> list[NftSet]:
     known = resolution.universe.snapshot.nodes.get(node or "")
     addresses = known.addresses if known else ()
     return [
-        NftSet(f"node_v{v}", f, SetKind.ADDR, host_elements(addresses, v), f"addresses of node {node}")
+        NftSet(f"node_v{v}", f, SetKind.HOSTS, host_elements(addresses, v), f"addresses of node {node}")
         for v, f in _FAMILIES.items()
     ]
 

@@ -29,13 +29,13 @@ from kubefence.backends.nftables.ast import (
     Vmap,
 )
 
-__all__ = ["render_json", "render_text", "set_type"]
+__all__ = ["add_set_command", "fill_chain_commands", "render_json", "render_text", "set_type"]
 
 _ADDR_TYPE = {Family.V4: "ipv4_addr", Family.V6: "ipv6_addr"}
 
 
 def set_type(s: NftSet | NftMap) -> str:
-    if isinstance(s, NftMap) or s.kind is SetKind.ADDR:
+    if isinstance(s, NftMap) or s.kind in (SetKind.ADDR, SetKind.HOSTS):
         return _ADDR_TYPE[s.family]
     return f"{_ADDR_TYPE[s.family]} . inet_proto . inet_service"
 
@@ -76,13 +76,28 @@ def _rule_text(r: NftRule) -> str:
     return " ".join(parts)
 
 
-def _set_text(s: NftSet) -> str:
+def _set_body(s: NftSet) -> str:
     parts = [f"type {set_type(s)};"]
     if s.kind is SetKind.ADDR:
         parts.append("flags interval;")  # no auto-merge: element deletes must find what was added
     if s.elements:
         parts.append(f"elements = {{ {', '.join(s.elements)} }}")
-    return f"\tset {s.name} {{ {' '.join(parts)} }}"
+    return f"{{ {' '.join(parts)} }}"
+
+
+def _set_text(s: NftSet) -> str:
+    return f"\tset {s.name} {_set_body(s)}"
+
+
+def add_set_command(table: str, s: NftSet) -> str:
+    """``add set inet T name { ... }`` with its elements."""
+    return f"add set inet {table} {s.name} {_set_body(s)}"
+
+
+def fill_chain_commands(table: str, chain: Chain) -> list[str]:
+    """Create a regular chain if missing, empty it and add its rules (one transaction's part)."""
+    head = [f"add chain inet {table} {chain.name}", f"flush chain inet {table} {chain.name}"]
+    return head + [f"add rule inet {table} {chain.name} {_rule_text(r)}" for r in chain.rules]
 
 
 def _map_text(m: NftMap) -> str:
@@ -170,6 +185,8 @@ def _set_json(table: str, s: NftSet) -> dict[str, Any]:
     body: dict[str, Any] = {"family": "inet", "table": table, "name": s.name}
     if s.kind is SetKind.ADDR:
         body |= {"type": _ADDR_TYPE[s.family], "flags": ["interval"]}
+    elif s.kind is SetKind.HOSTS:
+        body["type"] = _ADDR_TYPE[s.family]
     else:
         body["type"] = [_ADDR_TYPE[s.family], "inet_proto", "inet_service"]
     if s.elements:
