@@ -1,26 +1,31 @@
-"""check / matrix / explain: load, resolve, answer, print."""
+"""check / matrix / explain: load, resolve, answer, print.
+
+Matrix outputs go to stdout as they are produced (``-o json`` and ``-o csv`` stream one source
+endpoint at a time); a progress bar, when shown, goes to stderr only.
+"""
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from kubefence.cli.endpoints import outside_ips, pick
 from kubefence.cli.inputs import fail, load, resolve, warning_texts
-from kubefence.cli.render import explanation_text, matrix_table, report_text
-from kubefence.engine.describe import describe_endpoint
-from kubefence.engine.explain import Explanation
-from kubefence.engine.matrix import ReachabilityMatrix
 from kubefence.engine.probes import Probe, default_probes, parse_probe
-from kubefence.engine.verdict import evaluate
+
+if TYPE_CHECKING:
+    from kubefence.engine.explain import Explanation
+    from kubefence.engine.matrix import ReachabilityMatrix
 
 __all__ = ["check", "explain", "matrix", "print_explanation"]
 
 stdout = Console(highlight=False, soft_wrap=False)
+PROGRESS_THRESHOLD = 2_000_000  # verdicts (pairs × probes) from which a progress bar is worth it
 
 
 def _probe(text: str) -> Probe:
@@ -33,6 +38,8 @@ def _probe(text: str) -> Probe:
 def check(
     paths: Sequence[str], src: str, dst: str, port: str, verbose: bool, quiet: bool
 ) -> tuple[Explanation, list[str]]:
+    from kubefence.engine.verdict import evaluate
+
     probe = _probe(port)
     workspace = load(paths, verbose, quiet_warnings=quiet)
     resolution = resolve(workspace, outside_ips(workspace, [src, dst]))
@@ -41,60 +48,74 @@ def check(
 
 
 def print_explanation(explanation: Explanation) -> None:
+    from kubefence.cli.render import explanation_text
+
     stdout.print(explanation_text(explanation))
 
 
 def matrix(paths: Sequence[str], ports: Sequence[str], output: str, verbose: bool) -> None:
+    from kubefence.engine import export
+    from kubefence.engine.matrix import ReachabilityMatrix
+
     probes = [_probe(p) for p in ports]
     workspace = load(paths, verbose, quiet_warnings=output != "table")
     m = ReachabilityMatrix(resolve(workspace))
     probes = probes or list(default_probes(workspace.policies, workspace.snapshot))
-    endpoints = list(range(len(m.universe)))
     if output == "table":
-        stdout.print(matrix_table(m, probes, endpoints))
-    elif output == "csv":
-        _csv(m, probes)
+        from kubefence.cli.render import matrix_table
+
+        stdout.print(matrix_table(m, probes, list(range(len(m.universe)))))
     elif output == "counts":
-        _counts(m, probes)
+        print(json.dumps(export.counts_doc(m, probes)))
+    elif output == "classes":
+        json.dump(export.classes_doc(m, warning_texts(workspace)), sys.stdout, separators=(",", ":"))
+        sys.stdout.write("\n")
+    elif output == "csv":
+        with _progress(m, probes, passes=1) as tick:
+            _write(export.csv_chunks(m, probes, tick))
     else:
-        _json(m, probes, warning_texts(workspace))
+        with _progress(m, probes, passes=2) as tick:
+            _write(export.json_chunks(m, probes, warning_texts(workspace), tick))
 
 
-def _json(m: ReachabilityMatrix, probes: Sequence[Probe], warnings: list[str]) -> None:
-    verdicts = m.verdicts(probes)
-    doc = {
-        "endpoints": [e.key for e in m.universe.endpoints],
-        "probes": [p.to_json() for p in probes],
-        "allowed": [list(t) for t in verdicts.allowed],
-        "denied": [list(t) for t in verdicts.denied],
-        "warnings": warnings,
-    }
-    json.dump(doc, sys.stdout, separators=(",", ":"))
-    sys.stdout.write("\n")
+def _write(chunks: Iterator[str]) -> None:
+    out = sys.stdout
+    for chunk in chunks:
+        out.write(chunk)
+    out.flush()
 
 
-def _csv(m: ReachabilityMatrix, probes: Sequence[Probe]) -> None:
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(["from", "to", "port", "protocol", "verdict"])
-    keys = [e.key for e in m.universe.endpoints]
-    for src, dst in m.pairs():
-        conns = m.connections(src, dst)
-        for p in probes:
-            verdict = "allow" if conns.contains(p.protocol, p.port) else "deny"
-            writer.writerow([keys[src], keys[dst], p.port, p.protocol.value, verdict])
+@contextmanager
+def _progress(
+    m: ReachabilityMatrix, probes: Sequence[Probe], passes: int
+) -> Iterator[Callable[[], None] | None]:
+    """A rich progress bar on stderr for large runs on a terminal; None otherwise."""
+    n = len(m.universe)
+    if n * (n - 1) * len(probes) < PROGRESS_THRESHOLD or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-
-def _counts(m: ReachabilityMatrix, probes: Sequence[Probe]) -> None:
-    allowed = total = 0
-    for src, dst in m.pairs():
-        conns = m.connections(src, dst)
-        allowed += sum(conns.contains(p.protocol, p.port) for p in probes)
-        total += len(probes)
-    doc = {"endpoints": len(m.universe), "probes": len(probes), "allowed": allowed, "denied": total - allowed}
-    print(json.dumps(doc))
+    columns = (TextColumn("matrix"), BarColumn(), TextColumn("{task.completed}/{task.total} rows"))
+    # No stdout redirection: rich would route the matrix through its console (and stderr).
+    bar = Progress(
+        *columns,
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        redirect_stdout=False,
+        redirect_stderr=False,
+    )
+    with bar:
+        task = bar.add_task("matrix", total=n * passes)
+        yield lambda: bar.advance(task)
 
 
 def explain(paths: Sequence[str], pod: str, verbose: bool) -> None:
+    from kubefence.cli.render import report_text
+    from kubefence.engine.describe import describe_endpoint
+    from kubefence.engine.matrix import ReachabilityMatrix
+
     workspace = load(paths, verbose)
     m = ReachabilityMatrix(resolve(workspace))
     stdout.print(report_text(describe_endpoint(m, pick(m.universe, pod, "POD"))))

@@ -14,6 +14,7 @@ from kubefence.cli import analyze
 from kubefence.cli.demo import run_demo
 from kubefence.cli.enforce import register as register_enforcement
 from kubefence.cli.exitcodes import ExitCode
+from kubefence.cli.lab import lab_app
 
 __all__ = ["app", "main"]
 
@@ -42,6 +43,7 @@ class MatrixOutput(StrEnum):
     json = "json"
     csv = "csv"
     counts = "counts"
+    classes = "classes"
 
 
 @app.command(epilog="Example:  kubefence check cluster/ --from x/a --to y/b --port 80/TCP -o json")
@@ -80,13 +82,39 @@ def matrix(
             help="Probe PORT/PROTOCOL (repeatable). Default: every port a policy or a container port names.",
         ),
     ] = None,
-    output: Annotated[MatrixOutput, typer.Option("--output", "-o", help="table, json, csv or counts.")] = (
-        MatrixOutput.table
-    ),
+    output: Annotated[
+        MatrixOutput,
+        typer.Option(
+            "--output",
+            "-o",
+            help="table, json, csv (both streamed), counts (totals only) or classes (class-level matrix).",
+        ),
+    ] = MatrixOutput.table,
     verbose: Verbose = False,
 ) -> None:
-    """Reachability between every ordered pair of distinct pods, for every probe."""
+    """Reachability between every ordered pair of distinct pods, for every probe.
+
+    Pods the policies cannot tell apart form one class; '-o counts' and '-o classes' answer
+    per class without listing pod pairs, the compact formats for large clusters.
+    """
     analyze.matrix(paths, port or [], output.value, verbose)
+
+
+@app.command(epilog="Example:  kubefence serve cluster/ --port 8181")
+def serve(
+    paths: Paths,
+    port: Annotated[int, typer.Option("--port", help="TCP port to listen on (0: any free port).")] = 8181,
+    host: Annotated[str, typer.Option("--host", help="Address to bind; loopback by default.")] = "127.0.0.1",
+    verbose: Verbose = False,
+) -> None:
+    """Answer check and matrix queries over HTTP/JSON, kept current by watch events.
+
+    GET /check?from=&to=&port=, GET /matrix?format=counts|classes|json, POST /events
+    (Kubernetes watch events: {"type": "ADDED|MODIFIED|DELETED", "object": {...}}).
+    """
+    from kubefence.cli.serve import run_server
+
+    run_server(paths, host, port, verbose)
 
 
 @app.command(epilog="Example:  kubefence explain cluster/ shop/frontend")
@@ -112,6 +140,7 @@ def demo() -> None:
 
 
 register_enforcement(app)
+app.add_typer(lab_app, name="lab")
 
 
 def main() -> None:

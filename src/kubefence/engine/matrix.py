@@ -1,28 +1,33 @@
 """ReachabilityMatrix: endpoint × endpoint → ConnectionSet, computed per equivalence class.
 
-Two endpoints are in one class when the policies cannot tell them apart: the same selecting
-policies, the same matching peers, the same declared ports (when a rule names a port) and the
-same node relation. The connection set between two classes is computed once; a pair of
-endpoints is a look-up.
+Two endpoints are in one class when the policies cannot tell them apart (see ``ClassModel``).
+Each direction is computed once per subject key and cell of remote classes (``DirectionCells``);
+the class × class table of connection sets is assembled from those with numpy, so a pair of
+endpoints is a look-up and whole-matrix answers (counts, class matrices, streamed verdicts) are
+array operations over classes, never loops over pod pairs.
+
+The one relation no class carries is "ingress from the subject's own node" (always allowed by
+NetworkPolicy): it only concerns remotes at a node's address (host-network pods, node IPs),
+which are few, and their pairs with pods of their own node are patched on the fly.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from kubefence.engine.pipeline import DirectionQuery, allowed_connections
-from kubefence.engine.resolve import Resolution, ports_of_rule
-from kubefence.ir.model import Direction, Rule
+from kubefence.engine.cells import ClassModel, DirectionCells, PipelineMemo
+from kubefence.ir.model import Direction
 
 if TYPE_CHECKING:
-    from collections.abc import Hashable, Iterator, Sequence
+    from collections.abc import Iterator, Sequence
 
     from kubefence.engine.connset import ConnectionSet
     from kubefence.engine.probes import Probe
-    from kubefence.ir.ports import ContainerPort
+    from kubefence.engine.resolve import Resolution
 
-__all__ = ["ReachabilityMatrix", "Verdicts"]
+__all__ = ["ClassTable", "ReachabilityMatrix", "Verdicts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,67 +38,192 @@ class Verdicts:
     denied: tuple[tuple[str, str, int, str], ...]
 
 
+def _cell_row(np: Any, cells: Sequence[int], ids: Sequence[int], size: int) -> Any:
+    """``row[c]`` = ``ids[k]`` for the cell k (a bitset over ``size`` classes) holding class c;
+    the cells partition the classes. One unpacking for all cells of a row."""
+    width = (size + 7) // 8 or 1
+    raw = np.frombuffer(b"".join(cell.to_bytes(width, "little") for cell in cells), dtype=np.uint8)
+    member = np.unpackbits(raw.reshape(len(cells), width), axis=1, bitorder="little")[:, :size]
+    return np.asarray(ids, dtype=np.int32)[member.argmax(axis=0)]
+
+
+class ClassTable:
+    """The class × class table: ``ids[cs, cd]`` indexes ``sets``, the connections from any
+    member of class cs to any other member of class cd (away from the node-local exception).
+
+    Each entry is the intersection of an egress answer and an ingress answer; the table keeps
+    both (``base``, ``egress_of``, ``ingress_of``) so that probe verdicts are two look-ups and an
+    AND, and the intersections themselves are only computed when a caller asks for ``sets``.
+    """
+
+    def __init__(self, model: ClassModel, egress: DirectionCells, ingress: DirectionCells) -> None:
+        """Assemble the table from both directions' cells (computing those not yet memoised)."""
+        import numpy as np
+
+        n = model.count
+        interned: dict[int, int] = {}
+        self.base: list[ConnectionSet] = []
+        e_rows = self._rows(np, egress, n, interned)
+        i_rows = self._rows(np, ingress, n, interned)
+        size = len(self.base)
+        code = e_rows.astype(np.int64) * size + i_rows.T
+        # Number the (egress, ingress) combinations that occur, in linear time (no sort).
+        present = np.zeros(size * size, dtype=bool)
+        present[code.ravel()] = True
+        used = np.flatnonzero(present)
+        number = np.cumsum(present, dtype=np.int32) - 1
+        self.ids = number[code]
+        self.egress_of, self.ingress_of = used // size, used % size
+        self._sets: list[ConnectionSet] | None = None
+
+    def _rows(self, np: Any, side: DirectionCells, n: int, interned: dict[int, int]) -> Any:
+        """``rows[subject class]``: the answer id toward/from each remote class."""
+        by_key: dict[object, Any] = {}
+        index = np.empty(n, dtype=np.int64)
+        for c in range(n):
+            key = side.key(c)
+            if key not in by_key:
+                cells = side.cells(c)
+                ids = [self._intern(cell.allowed, interned) for cell in cells]
+                by_key[key] = (len(by_key), _cell_row(np, [cell.classes for cell in cells], ids, n))
+            index[c] = by_key[key][0]
+        rows = np.stack([row for _, row in by_key.values()]) if by_key else np.empty((0, n), np.int32)
+        return rows[index]
+
+    def _intern(self, conns: ConnectionSet, interned: dict[int, int]) -> int:
+        # By identity: memoised answers are shared objects, and hashing a set is not free.
+        found = interned.get(id(conns))
+        if found is None:
+            found = interned[id(conns)] = len(self.base)
+            self.base.append(conns)
+        return found
+
+    def remapped(self, old_class: Any) -> ClassTable:
+        """The same answers for a renumbering of the classes: new class c is ``old_class[c]``."""
+        table = object.__new__(ClassTable)
+        table.base, table.egress_of, table.ingress_of = self.base, self.egress_of, self.ingress_of
+        table.ids = self.ids[old_class[:, None], old_class[None, :]]
+        table._sets = self._sets
+        return table
+
+    @property
+    def sets(self) -> list[ConnectionSet]:
+        """``sets[k]``: the connections of table entry k (egress ∩ ingress)."""
+        if self._sets is None:
+            base = self.base
+            pairs = zip(self.egress_of.tolist(), self.ingress_of.tolist(), strict=True)
+            self._sets = [base[e] & base[i] for e, i in pairs]
+        return self._sets
+
+    def allowed_table(self, probes: Sequence[Probe]) -> Any:
+        """``table[entry, probe index]``: does the entry's set contain the probe."""
+        import numpy as np
+
+        per_base = np.zeros((len(self.base), len(probes)), dtype=bool)
+        for k, conns in enumerate(self.base):
+            per_base[k] = [conns.contains(p.protocol, p.port) for p in probes]
+        return per_base[self.egress_of] & per_base[self.ingress_of]
+
+
 class ReachabilityMatrix:
     """Connections between every ordered pair of endpoints of a Resolution."""
 
-    def __init__(self, resolution: Resolution) -> None:
+    def __init__(
+        self,
+        resolution: Resolution,
+        memo: PipelineMemo | None = None,
+        previous: ReachabilityMatrix | None = None,
+    ) -> None:
+        """``memo`` carries pipeline answers over from earlier revisions; ``previous``, a matrix
+        of the very same policy objects, lends its class table when every class of this one
+        was already a class there (pods and namespaces came and went within known classes)."""
         self.resolution = resolution
         self.universe = resolution.universe
-        self._node_matters = any(e.node is not None for e in self.universe.endpoints)
-        keys: dict[Hashable, int] = {}
-        self.class_of = [keys.setdefault(self._class_key(i), len(keys)) for i in range(len(self.universe))]
-        self.representative = {c: i for i, c in reversed(list(enumerate(self.class_of)))}
-        self._pair: dict[tuple[int, int], ConnectionSet] = {}
-        self._rule_ports: dict[tuple[Rule, tuple[ContainerPort, ...]], ConnectionSet] = {}
+        self.memo = memo if memo is not None else PipelineMemo()
+        self.model = ClassModel(resolution, self.memo)
+        self.class_of = self.model.class_of
+        self.representative = self.model.representative
+        self._egress = DirectionCells(self.model, Direction.EGRESS, self.memo)
+        self._ingress = DirectionCells(self.model, Direction.INGRESS, self.memo)
+        self._deltas: dict[tuple[Probe, ...], dict[tuple[object, object], int]] = {}
+        self._local_hits: dict[tuple[Probe, ...], dict[int, int]] = {}
+        self._table: ClassTable | None = self._reuse(previous)
+        self._local: dict[tuple[int, int], ConnectionSet] = {}
+        ends = self.universe.endpoints
+        self._pod_node = [e.pod.node if e.pod is not None else None for e in ends]
+        self._at_node = [i for i, e in enumerate(ends) if e.node is not None]
+        self._on_node: dict[str, list[int]] | None = None
 
     @property
     def class_count(self) -> int:
-        return len(self.representative)
+        return self.model.count
 
-    def _class_key(self, i: int) -> Hashable:
-        r, endpoint = self.resolution, self.universe.endpoints[i]
-        ports = self._dst_ports(i) if r.uses_named_ports else ()
-        node = (endpoint.pod.node if endpoint.pod else None, endpoint.node) if self._node_matters else None
-        return (r.subject_sigs[i], r.peer_sigs[i], ports, node)
+    def _reuse(self, previous: ReachabilityMatrix | None) -> ClassTable | None:
+        if previous is None or previous._table is None:
+            return None
+        mine, theirs = self.resolution.policies, previous.resolution.policies
+        if len(mine) != len(theirs) or any(a is not b for a, b in zip(mine, theirs, strict=True)):
+            return None
+        where = {content: c for c, content in enumerate(previous.model.content)}
+        old = [where.get(content, -1) for content in self.model.content]
+        if -1 in old:
+            return None
+        import numpy as np
 
-    def _dst_ports(self, i: int) -> tuple[ContainerPort, ...]:
-        endpoint = self.universe.endpoints[i]
-        return endpoint.pod.ports if endpoint.managed and endpoint.pod else ()
+        self._deltas = previous._deltas  # same policies: same answers per class content
+        return previous._table.remapped(np.asarray(old, dtype=np.int64))
 
-    def _ports(self, rule: Rule, dst: int) -> ConnectionSet:
-        key = (rule, self._dst_ports(dst))
-        if key not in self._rule_ports:
-            self._rule_ports[key] = ports_of_rule(rule, key[1])
-        return self._rule_ports[key]
+    @property
+    def table(self) -> ClassTable:
+        """The class × class table, built on first use."""
+        if self._table is None:
+            self._table = ClassTable(self.model, self._egress, self._ingress)
+        return self._table
 
-    def _direction(self, direction: Direction, subject: int, remote: int, dst: int) -> ConnectionSet:
-        r = self.resolution
-        subject_node = self.universe.endpoints[subject].pod
-        remote_node = self.universe.endpoints[remote].node
-        query = DirectionQuery(
-            direction=direction,
-            policies=r.selecting(subject),
-            peer_matches=lambda rule: r.rule_matches_peer(rule, remote),
-            ports=lambda rule: self._ports(rule, dst),
-            from_local_node=remote_node is not None
-            and subject_node is not None
-            and subject_node.node == remote_node,
-        )
-        return allowed_connections(query)
+    def members(self) -> list[list[int]]:
+        """The endpoints of each class, in endpoint order."""
+        out: list[list[int]] = [[] for _ in range(self.class_count)]
+        for i, c in enumerate(self.class_of):
+            out[c].append(i)
+        return out
+
+    def pods_on(self, node: str | None) -> list[int]:
+        """The endpoints that are pods scheduled on ``node``."""
+        if self._on_node is None:
+            self._on_node = {}
+            for i, name in enumerate(self._pod_node):
+                if name is not None:
+                    self._on_node.setdefault(name, []).append(i)
+        return self._on_node.get(node, []) if node is not None else []
+
+    def _is_local(self, src: int, dst: int) -> bool:
+        """Ingress at dst from src comes from dst's own node."""
+        node = self.universe.endpoints[src].node
+        return node is not None and self._pod_node[dst] == node
 
     def one_direction(self, direction: Direction, subject: int, remote: int) -> ConnectionSet:
         """What ``subject``'s policies alone let through toward or from ``remote``."""
-        dst = remote if direction is Direction.EGRESS else subject
-        return self._direction(direction, subject, remote, dst)
+        cs, cr = self.class_of[subject], self.class_of[remote]
+        if direction is Direction.EGRESS:
+            return self._egress.value(cs, cr)
+        return self._ingress.value(cs, cr, self._is_local(remote, subject))
+
+    def class_connections(self, cs: int, cd: int, local: bool = False) -> ConnectionSet:
+        """From a member of class cs to another member of class cd (``local``: cs's member is
+        at the address of the node cd's member runs on)."""
+        if not local:
+            table = self.table
+            return table.sets[int(table.ids[cs, cd])]
+        key = (cs, cd)
+        if key not in self._local:
+            egress = self._egress.value(cs, cd)
+            both = egress & self._ingress.value(cd, cs, True) if egress else egress
+            self._local[key] = self.memo.canonical(both)
+        return self._local[key]
 
     def connections(self, src: int, dst: int) -> ConnectionSet:
         """What src may open toward dst: src's egress AND dst's ingress."""
-        key = (self.class_of[src], self.class_of[dst])
-        if key not in self._pair:
-            a, b = self.representative[key[0]], self.representative[key[1]]
-            egress = self._direction(Direction.EGRESS, a, b, b)
-            self._pair[key] = egress & self._direction(Direction.INGRESS, b, a, b) if egress else egress
-        return self._pair[key]
+        return self.class_connections(self.class_of[src], self.class_of[dst], self._is_local(src, dst))
 
     def pairs(self, endpoints: Sequence[int] | None = None) -> Iterator[tuple[int, int]]:
         """Every ordered pair of distinct endpoints (of ``endpoints``, default all)."""
@@ -103,13 +233,96 @@ class ReachabilityMatrix:
                 if src != dst:
                     yield src, dst
 
+    # whole-matrix answers -------------------------------------------------------------------
+
+    def counts(self, probes: Sequence[Probe]) -> tuple[int, int]:
+        """(allowed, denied) over every ordered pair of distinct endpoints × probes."""
+        import numpy as np
+
+        table, n = self.table, len(self.universe)
+        sizes = np.array(self.model.sizes, dtype=np.int64)
+        weights = np.outer(sizes, sizes)
+        weights[np.diag_indices_from(weights)] -= sizes
+        per_set = np.bincount(table.ids.ravel(), weights=weights.ravel(), minlength=len(table.sets))
+        hits = table.allowed_table(probes).sum(axis=1)
+        allowed = round(float(per_set @ hits)) + self._local_correction(probes, hits)
+        return allowed, n * (n - 1) * len(probes) - allowed
+
+    def _local_correction(self, probes: Sequence[Probe], hits: Any) -> int:
+        """Allowed probes gained or lost on pairs from a node's address to pods of that node."""
+        delta = 0
+        per_pair = self._deltas.setdefault(tuple(probes), {})
+        content = self.model.content
+        for src in self._at_node:
+            cs = self.class_of[src]
+            on_node = Counter(self.class_of[d] for d in self.pods_on(self.universe.endpoints[src].node))
+            if self._is_local(src, src):
+                on_node[cs] -= 1
+            for cd, count in on_node.items():
+                key = (content[cs], content[cd])
+                if key not in per_pair:
+                    away = int(hits[self.table.ids[cs, cd]])
+                    per_pair[key] = self._pair_delta(cs, cd, probes, away)
+                delta += count * per_pair[key]
+        return delta
+
+    def _pair_delta(self, cs: int, cd: int, probes: Sequence[Probe], away: int) -> int:
+        """Allowed probes gained (or lost) by class pair (cs, cd) when the source is at the
+        address of the destination's node (``away``: the allowed probes otherwise)."""
+        if self._ingress.value(cd, cs, True) is self._ingress.value(cd, cs):
+            return 0  # memoised answers are canonical objects: equal means identical
+        local = self.class_connections(cs, cd, True)
+        known = self._local_hits.setdefault(tuple(probes), {})
+        if id(local) not in known:
+            known[id(local)] = _hits(local, probes)  # ``local`` is canonical: kept by the memo
+        return known[id(local)] - away
+
+    def node_local_exceptions(self) -> Iterator[tuple[int, int, ConnectionSet]]:
+        """(src, dst, connections) for the pairs from a node's address to a pod of that node
+        whose connections differ from those of their classes."""
+        for src in self._at_node:
+            for dst in self.pods_on(self.universe.endpoints[src].node):
+                if dst != src:
+                    conns = self.connections(src, dst)
+                    if conns != self.class_connections(self.class_of[src], self.class_of[dst]):
+                        yield src, dst, conns
+
+    def verdict_rows(
+        self, probes: Sequence[Probe], endpoints: Sequence[int] | None = None
+    ) -> Iterator[tuple[int, Any]]:
+        """Per source endpoint (in order): ``(src, mask)`` with ``mask[j, p]`` the verdict toward
+        ``chosen[j]`` on ``probes[p]`` (the src → src entry is False and must be skipped)."""
+        import numpy as np
+
+        chosen = np.arange(len(self.universe)) if endpoints is None else np.asarray(endpoints, dtype=np.int64)
+        classes = np.asarray(self.class_of, dtype=np.int64)[chosen]
+        table = self.table
+        allowed = table.allowed_table(probes)
+        at_node = set(self._at_node)
+        position = {int(e): j for j, e in enumerate(chosen)} if at_node else {}
+        for src in chosen.tolist():
+            mask = allowed[table.ids[self.class_of[src], classes]]
+            if src in at_node:
+                for dst in self.pods_on(self.universe.endpoints[src].node):
+                    if dst != src and dst in position:
+                        conns = self.connections(src, dst)
+                        mask[position[dst]] = [conns.contains(p.protocol, p.port) for p in probes]
+            yield src, mask
+
     def verdicts(self, probes: Sequence[Probe], endpoints: Sequence[int] | None = None) -> Verdicts:
         allowed: list[tuple[str, str, int, str]] = []
         denied: list[tuple[str, str, int, str]] = []
         keys = [e.key for e in self.universe.endpoints]
-        for src, dst in self.pairs(endpoints):
-            conns = self.connections(src, dst)
-            for probe in probes:
-                row = (keys[src], keys[dst], probe.port, probe.protocol.value)
-                (allowed if conns.contains(probe.protocol, probe.port) else denied).append(row)
+        chosen = list(range(len(self.universe))) if endpoints is None else list(endpoints)
+        for src, mask in self.verdict_rows(probes, chosen):
+            for j, dst in enumerate(chosen):
+                if src == dst:
+                    continue
+                for p, probe in enumerate(probes):
+                    row = (keys[src], keys[dst], probe.port, probe.protocol.value)
+                    (allowed if mask[j, p] else denied).append(row)
         return Verdicts(tuple(allowed), tuple(denied))
+
+
+def _hits(conns: ConnectionSet, probes: Sequence[Probe]) -> int:
+    return sum(conns.contains(p.protocol, p.port) for p in probes)

@@ -1,8 +1,13 @@
 """IR + snapshot → Resolution: which endpoints each policy selects and each peer matches.
 
-Subjects and peers are bitsets (Python ints) over the Universe's endpoint indices. From them
-every endpoint gets two signatures: the policies that select it (as a subject) and the peers
-that match it (as a remote). Endpoints with equal signatures are indistinguishable to the
+Nothing here is done per endpoint pair, and little per endpoint. Endpoints are first sorted
+into *profiles*: the same pod group (namespace + labels, see ``SelectorIndex``), the same CIDR
+atom (see ``AtomIndex``) and the same node address. Policies cannot tell the endpoints of one
+profile apart, so subjects and peers are matched once per profile: pod selectors through the
+selector index's posting lists, ipBlocks as atom bitsets, node selectors by node name.
+
+Every endpoint then gets two signatures: the policies that select it (as a subject) and the
+peers that match it (as a remote). Endpoints with equal signatures are indistinguishable to the
 policies, which is what lets the matrix work per class instead of per pod pair.
 """
 
@@ -11,12 +16,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kubefence.cluster.selector_index import SelectorIndex
+from kubefence.engine.atoms import AtomIndex
 from kubefence.engine.connset import ConnectionSet
-from kubefence.ir.model import AnyPeer, IPBlockPeer, NodePeer, Peer, PodPeer, Policy, Rule
+from kubefence.ir.model import AnyPeer, Direction, IPBlockPeer, NodePeer, Peer, PodPeer, Policy, Rule
 from kubefence.ir.ports import ContainerPort, NamedPort, PortMatch, PortRange
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Hashable, Iterator, Sequence
 
     from kubefence.engine.endpoints import Universe
 
@@ -56,66 +62,149 @@ def ports_of_rule(rule: Rule, dst_ports: Sequence[ContainerPort]) -> ConnectionS
     return out
 
 
-class Resolution:
-    """Policies bound to one Universe of endpoints."""
+def rule_names_ports(rule: Rule) -> bool:
+    """Whether the rule's ports depend on the destination's declarations (a named port)."""
+    return any(isinstance(m, NamedPort) for m in rule.ports or ())
 
-    def __init__(self, policies: Sequence[Policy], universe: Universe) -> None:
+
+class Resolution:
+    """Policies bound to one Universe of endpoints.
+
+    ``profile_of[i]`` is endpoint i's profile; ``subject_sigs[i]`` the indices (into
+    ``policies``) of the policies selecting it; ``peer_sigs[i]`` the ids of the peers matching it
+    (``peers[k]`` is peer id k; ``rule_peers[rule]`` the ids of a rule's peers). Endpoints of one
+    profile share the very same signature objects.
+    """
+
+    def __init__(
+        self, policies: Sequence[Policy], universe: Universe, *, index: SelectorIndex | None = None
+    ) -> None:
+        """``index``: a SelectorIndex of ``universe.snapshot`` to reuse (its selector matches
+        stay valid while the snapshot does), e.g. when only the policies changed."""
         self.policies = tuple(policies)
         self.universe = universe
-        self.index = SelectorIndex(universe.snapshot)
-        self.subjects = [self._subject_bits(p) for p in self.policies]
+        self.index = (
+            index
+            if index is not None and index.snapshot is universe.snapshot
+            else (SelectorIndex(universe.snapshot))
+        )
         self.peer_ids: dict[Peer, int] = {}
-        self.peer_bits: list[int] = []
+        self.peers: list[Peer] = []
+        self._rule_peer_ids: dict[int, frozenset[int]] = {}
         self.rule_peers: dict[Rule, frozenset[int]] = {}
         for policy in self.policies:
             for rule in policy.rules:
-                self.rule_peers[rule] = frozenset(self._peer_id(peer) for peer in rule.peers)
-        self.uses_named_ports = any(
-            isinstance(m, NamedPort) for p in self.policies for r in p.rules for m in (r.ports or ())
-        )
-        self.subject_sigs = self._signatures(self.subjects)
-        self.peer_sigs = self._signatures(self.peer_bits)
-
-    def _subject_bits(self, policy: Policy) -> int:
-        # snapshot.pods come first in the universe, so pod bitsets are endpoint bitsets.
-        return self.index.selection(policy.subject)
+                ids = frozenset(self._peer_id(peer) for peer in rule.peers)
+                self.rule_peers[rule] = self._rule_peer_ids[id(rule)] = ids
+        self.uses_named_ports = any(rule_names_ports(r) for p in self.policies for r in p.rules)
+        self.atoms = AtomIndex(p.block for p in self.peers if isinstance(p, IPBlockPeer))
+        self.profile_of, profile_keys = self._profiles()
+        subjects = self._profile_subjects(profile_keys)
+        peers = self._profile_peers(profile_keys)
+        self.profile_subject_sigs = subjects
+        self.profile_peer_sigs = peers
+        self.subject_sigs = [subjects[p] for p in self.profile_of]
+        self.peer_sigs = [peers[p] for p in self.profile_of]
+        self._selecting: dict[frozenset[int], tuple[Policy, ...]] = {}
+        self._rules_for: dict[tuple[int, bool], tuple[Rule, ...]] = {}
 
     def _peer_id(self, peer: Peer) -> int:
         if peer not in self.peer_ids:
-            self.peer_ids[peer] = len(self.peer_bits)
-            self.peer_bits.append(self._peer_bits(peer))
+            self.peer_ids[peer] = len(self.peers)
+            self.peers.append(peer)
         return self.peer_ids[peer]
 
-    def _peer_bits(self, peer: Peer) -> int:
+    def _profiles(self) -> tuple[list[int], list[tuple[int, int, str | None]]]:
+        """Endpoint → profile id, and each profile's key (group, atom, node)."""
+        group_of, n_pods = self.index.group_of, len(self.universe.snapshot.pods)
+        ids: dict[Hashable, int] = {}
+        profile_of = []
+        for i, endpoint in enumerate(self.universe.endpoints):
+            group = group_of[i] if i < n_pods else -1
+            key = (group, self.atoms.atom_of(endpoint.ip), endpoint.node)
+            profile_of.append(ids.setdefault(key, len(ids)))
+        return profile_of, list(ids)  # type: ignore[arg-type]
+
+    def _profile_subjects(self, keys: list[tuple[int, int, str | None]]) -> list[frozenset[int]]:
+        by_group: dict[int, list[int]] = {}
+        for profile, (group, _, _) in enumerate(keys):
+            if group >= 0:
+                by_group.setdefault(group, []).append(profile)
+        members: list[list[int]] = [[] for _ in keys]
+        for k, policy in enumerate(self.policies):
+            for group in iter_bits(self.index.selection_groups(policy.subject)):
+                for profile in by_group.get(group, ()):
+                    members[profile].append(k)
+        return _interned(members)
+
+    def _profile_peers(self, keys: list[tuple[int, int, str | None]]) -> list[frozenset[int]]:
+        by_group: dict[int, list[int]] = {}
+        by_atom: dict[int, list[int]] = {}
+        by_node: dict[str, list[int]] = {}
+        for profile, (group, atom, node) in enumerate(keys):
+            if group >= 0:
+                by_group.setdefault(group, []).append(profile)
+            by_atom.setdefault(atom, []).append(profile)
+            if node is not None:
+                by_node.setdefault(node, []).append(profile)
+        members: list[list[int]] = [[] for _ in keys]
+        for k, peer in enumerate(self.peers):
+            for profile in self._peer_profiles(peer, by_group, by_atom, by_node, len(keys)):
+                members[profile].append(k)
+        return _interned(members)
+
+    def _peer_profiles(
+        self,
+        peer: Peer,
+        by_group: dict[int, list[int]],
+        by_atom: dict[int, list[int]],
+        by_node: dict[str, list[int]],
+        count: int,
+    ) -> Iterator[int]:
         if isinstance(peer, PodPeer):
-            return self.index.selection(peer.selection)
-        if isinstance(peer, AnyPeer):
-            return (1 << len(self.universe)) - 1
-        if isinstance(peer, IPBlockPeer):
-            return self._bits_where(lambda i: peer.block.contains(self.universe.endpoints[i].ip))
-        assert isinstance(peer, NodePeer)
-        nodes = self.index.nodes_matching(peer.selector)
-        return self._bits_where(lambda i: self.universe.endpoints[i].node in nodes)
-
-    def _bits_where(self, predicate: object) -> int:
-        assert callable(predicate)
-        bits = 0
-        for i in range(len(self.universe)):
-            if predicate(i):
-                bits |= 1 << i
-        return bits
-
-    def _signatures(self, sets: list[int]) -> list[frozenset[int]]:
-        """For each endpoint, the ids of the sets that contain it."""
-        members: list[list[int]] = [[] for _ in range(len(self.universe))]
-        for set_id, bits in enumerate(sets):
-            for i in iter_bits(bits):
-                members[i].append(set_id)
-        return [frozenset(m) for m in members]
+            for group in iter_bits(self.index.selection_groups(peer.selection)):
+                yield from by_group.get(group, ())
+        elif isinstance(peer, AnyPeer):
+            yield from range(count)
+        elif isinstance(peer, IPBlockPeer):
+            atoms = self.atoms.atoms(peer.block)
+            for atom, profiles in by_atom.items():
+                if atoms >> atom & 1:
+                    yield from profiles
+        else:
+            assert isinstance(peer, NodePeer)
+            for node in self.index.nodes_matching(peer.selector):
+                yield from by_node.get(node, ())
 
     def selecting(self, endpoint: int) -> tuple[Policy, ...]:
         """Policies whose subject is this endpoint, in evaluation order."""
-        return tuple(self.policies[i] for i in sorted(self.subject_sigs[endpoint]))
+        return self.policies_of(self.subject_sigs[endpoint])
+
+    def policies_of(self, sig: frozenset[int]) -> tuple[Policy, ...]:
+        """The policies of a subject signature, in evaluation order."""
+        found = self._selecting.get(sig)
+        if found is None:
+            found = self._selecting[sig] = tuple(self.policies[i] for i in sorted(sig))
+        return found
+
+    def rules_for(self, policy: Policy, direction: Direction) -> tuple[Rule, ...]:
+        """``policy.rules_for(direction)``, computed once per policy of this Resolution."""
+        key = (id(policy), direction is Direction.INGRESS)
+        found = self._rules_for.get(key)
+        if found is None:
+            found = self._rules_for[key] = policy.rules_for(direction)
+        return found
+
+    def peers_of_rule(self, rule: Rule) -> frozenset[int]:
+        """The peer ids of a rule of one of the policies."""
+        found = self._rule_peer_ids.get(id(rule))
+        return found if found is not None else self.rule_peers[rule]
 
     def rule_matches_peer(self, rule: Rule, remote: int) -> bool:
-        return not self.rule_peers[rule].isdisjoint(self.peer_sigs[remote])
+        return not self.peers_of_rule(rule).isdisjoint(self.peer_sigs[remote])
+
+
+def _interned(members: list[list[int]]) -> list[frozenset[int]]:
+    """One frozenset object per distinct signature (equal signatures are the same object)."""
+    seen: dict[frozenset[int], frozenset[int]] = {}
+    return [seen.setdefault(sig, sig) for sig in map(frozenset, members)]

@@ -98,7 +98,7 @@ class Sim:
                 if result != "return":
                     return result
                 continue
-            return v.kind.value
+            return str(v.kind.value)
         return "return"
 
     def _chain(self, name: str) -> Chain:

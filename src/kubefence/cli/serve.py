@@ -1,0 +1,242 @@
+"""``kubefence serve``: a small HTTP/JSON server over one cluster, kept current by events.
+
+It loads the given manifests once into an ``IncrementalEngine`` and answers on 127.0.0.1:
+
+* ``GET /`` → ``{"revision", "endpoints", "policies", "routes"}``
+* ``GET /check?from=NS/POD&to=NS/POD&port=80/TCP`` → the ``check -o json`` document plus
+  ``revision`` (404 for an unknown endpoint, 400 for a bad port)
+* ``GET /matrix?format=counts|classes|json[&port=80/TCP...]`` → like ``matrix -o FORMAT``
+  (``json`` is streamed)
+* ``POST /events`` with one event or a list, each ``{"type": "ADDED"|"MODIFIED"|"DELETED",
+  "object": MANIFEST}`` as a Kubernetes watch sends them → ``{"revision", "applied",
+  "diagnostics"}``
+
+Requests are served one at a time under a lock, so every answer is of one revision.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from kubefence.cli.inputs import load, stderr, warning_texts
+from kubefence.cluster.objects import CLUSTER_KINDS, Workload, parse_object
+from kubefence.cluster.snapshot import Namespace, Node, Pod
+from kubefence.dialects.loader import load_text
+from kubefence.dialects.registry import dialect_for
+from kubefence.engine import export
+from kubefence.engine.incremental import Event, IncrementalEngine, Op, PolicyKey
+from kubefence.engine.probes import Probe, default_probes, parse_probe
+
+__all__ = ["Service", "event_from_watch", "run_server"]
+
+_OPS = {"ADDED": Op.ADD, "MODIFIED": Op.CHANGE, "DELETED": Op.DELETE}
+_CLUSTER_SCOPED_POLICIES = ("AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy")
+
+
+class BadRequest(Exception):
+    """A request the server answers with 400 (or ``status``)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def event_from_watch(item: Any) -> tuple[Event | None, list[str]]:
+    """A watch event ``{"type", "object"}`` → an engine Event (None if nothing to do) and notes."""
+    if not isinstance(item, dict) or item.get("type") not in _OPS or not isinstance(item.get("object"), dict):
+        raise BadRequest('an event is {"type": "ADDED"|"MODIFIED"|"DELETED", "object": {...}}')
+    op, manifest = _OPS[item["type"]], item["object"]
+    loaded = load_text(json.dumps(manifest), "<event>")
+    notes = [str(d) for d in loaded.diagnostics]
+    if not loaded.documents:
+        return None, notes or ["no object in the event"]
+    doc = loaded.documents[0]
+    api, kind = str(doc.data.get("apiVersion", "")), str(doc.data.get("kind", ""))
+    dialect = dialect_for(api, kind)
+    if dialect is not None:
+        result = dialect.parse(doc)
+        if op is Op.DELETE and not result.policies:  # a deletion may carry only the metadata
+            return Event(op, _policy_key(manifest, kind)), notes
+        notes += [str(d) for d in result.diagnostics]
+        return (Event(op, tuple(result.policies)) if result.policies else None), notes
+    if kind not in CLUSTER_KINDS:
+        return None, [*notes, f"kind {kind!r} is not used by kubefence: ignored"]
+    parsed = parse_object(doc)
+    notes += [str(d) for d in parsed.diagnostics]
+    value = parsed.value.pod if isinstance(parsed.value, Workload) else parsed.value
+    if isinstance(value, Pod | Namespace | Node):
+        return Event(op, value), notes
+    return None, [*notes, f"{kind} changes do not affect the answers: ignored"]
+
+
+def _policy_key(manifest: dict[str, Any], kind: str) -> PolicyKey:
+    meta = manifest.get("metadata") or {}
+    namespace = None if kind in _CLUSTER_SCOPED_POLICIES else str(meta.get("namespace") or "default")
+    return (kind, namespace, str(meta.get("name", "")))
+
+
+class Service:
+    """The engine, its lock, and the request handlers' logic (no HTTP in here)."""
+
+    def __init__(self, engine: IncrementalEngine, warnings: list[str]) -> None:
+        self.engine = engine
+        self.warnings = warnings
+        self.lock = threading.Lock()
+
+    def index(self) -> dict[str, Any]:
+        return {
+            "revision": self.engine.revision,
+            "endpoints": len(self.engine.resolution().universe),
+            "policies": len(self.engine.policies),
+            "routes": [
+                "GET /check?from=&to=&port=",
+                "GET /matrix?format=counts|classes|json",
+                "POST /events",
+            ],
+        }
+
+    def check(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        src, dst, port = (_one(query, name) for name in ("from", "to", "port"))
+        probe = _probe(port)
+        try:
+            explanation = self.engine.check(src, dst, probe)
+        except KeyError as e:
+            raise BadRequest(f"no such endpoint: {e.args[0]}", 404) from None
+        return {**explanation.to_json(self.warnings), "revision": self.engine.revision}
+
+    def probes(self, query: dict[str, list[str]]) -> list[Probe]:
+        ports = [_probe(p) for p in query.get("port", [])]
+        return ports or list(default_probes(self.engine.policies, self.engine.snapshot))
+
+    def events(self, body: bytes) -> dict[str, Any]:
+        try:
+            data = json.loads(body or b"null")
+        except ValueError as e:
+            raise BadRequest(f"the body is not JSON: {e}") from None
+        items = data if isinstance(data, list) else [data]
+        converted = [event_from_watch(item) for item in items]
+        applied = 0
+        for event, _ in converted:
+            if event is not None:
+                self.engine.apply(event)
+                applied += 1
+        notes = [note for _, found in converted for note in found]
+        return {"revision": self.engine.revision, "applied": applied, "diagnostics": notes}
+
+
+def _one(query: dict[str, list[str]], name: str) -> str:
+    values = query.get(name)
+    if not values:
+        raise BadRequest(f"missing query parameter {name!r}")
+    return values[0]
+
+
+def _probe(text: str) -> Probe:
+    try:
+        return parse_probe(text)
+    except ValueError as e:
+        raise BadRequest(f"port: {e}") from None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Routes requests to ``service`` (set on the subclass that ``make_server`` makes)."""
+
+    service: Service
+    server_version = "kubefence"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return  # quiet: the server is a library endpoint, not a web log
+
+    def do_GET(self) -> None:
+        url = urlparse(self.path)
+        query = parse_qs(url.query)
+        with self.service.lock:
+            self._answer(lambda: self._get(url.path, query))
+
+    def do_POST(self) -> None:
+        size = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(size)
+        if urlparse(self.path).path != "/events":
+            self._send(404, {"error": "POST goes to /events"})
+            return
+        with self.service.lock:
+            self._answer(lambda: self.service.events(body))
+
+    def _get(self, path: str, query: dict[str, list[str]]) -> dict[str, Any] | None:
+        if path == "/":
+            return self.service.index()
+        if path == "/check":
+            return self.service.check(query)
+        if path == "/matrix":
+            return self._matrix(query)
+        raise BadRequest(f"no route {path}", 404)
+
+    def _matrix(self, query: dict[str, list[str]]) -> dict[str, Any] | None:
+        service = self.service
+        form = (query.get("format") or ["counts"])[0]
+        probes = service.probes(query)
+        matrix = service.engine.matrix()
+        revision = {"revision": service.engine.revision}
+        if form == "counts":
+            return {**export.counts_doc(matrix, probes), **revision}
+        if form == "classes":
+            return {**export.classes_doc(matrix, service.warnings), **revision}
+        if form != "json":
+            raise BadRequest("format is counts, classes or json")
+        self._head(200)
+        for chunk in export.json_chunks(matrix, probes, service.warnings):
+            self.wfile.write(chunk.encode())
+        return None
+
+    def _answer(self, produce: Callable[[], dict[str, Any] | None]) -> None:
+        try:
+            doc = produce()
+            if doc is not None:
+                self._send(200, doc)
+        except BadRequest as e:
+            self._send(e.status, {"error": str(e)})
+        except (BrokenPipeError, ConnectionResetError):
+            return  # the client went away mid-answer
+
+    def _head(self, status: int) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+
+    def _send(self, status: int, doc: dict[str, Any]) -> None:
+        body = json.dumps(doc).encode() + b"\n"
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def make_server(service: Service, host: str = "127.0.0.1", port: int = 8181) -> ThreadingHTTPServer:
+    """A server bound to ``host:port`` (port 0: any free port); call ``serve_forever``."""
+    handler = type("Handler", (_Handler,), {"service": service})
+    return ThreadingHTTPServer((host, port), handler)
+
+
+def run_server(paths: list[str], host: str, port: int, verbose: bool) -> None:
+    workspace = load(paths, verbose, quiet_warnings=True)
+    engine = IncrementalEngine(workspace.snapshot, workspace.policies)
+    engine.matrix()
+    gc.collect()
+    gc.freeze()  # the loaded snapshot lives as long as the server: keep it out of GC scans
+    server = make_server(Service(engine, warning_texts(workspace)), host, port)
+    stderr.print(
+        f"kubefence serving {len(workspace.snapshot.pods)} pods on http://{host}:{server.server_port}/"
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
