@@ -35,10 +35,9 @@ from kubefence.backends.nftables.ast import (
     VerdictKind,
     Vmap,
 )
-from kubefence.backends.nftables.sets import block_elements, host_elements
+from kubefence.backends.nftables.sets import block_elements, host_elements, ip_text
 from kubefence.engine.connset import ConnectionSet
 from kubefence.engine.resolve import Resolution, iter_bits
-from kubefence.ir.addresses import IPAddress
 from kubefence.ir.model import (
     Action,
     AnyPeer,
@@ -51,7 +50,7 @@ from kubefence.ir.model import (
     Rule,
     TierKind,
 )
-from kubefence.ir.ports import ContainerPort, NamedPort, PortRange
+from kubefence.ir.ports import NamedPort, PortRange, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
@@ -79,7 +78,7 @@ class _Builder:
     chains: list[Chain] = field(default_factory=list)
     peer_names: dict[Peer, str] = field(default_factory=dict)
     named_names: dict[NamedPort, str] = field(default_factory=dict)
-    by_port_name: dict[str, list[tuple[IPAddress, ContainerPort]]] | None = None
+    by_port_name: dict[str, list[tuple[int, Protocol, str]]] | None = None
 
     # -- sets ------------------------------------------------------------------------------
     def _add_set(
@@ -128,23 +127,27 @@ class _Builder:
         base = self.named_names[port]
         return {f: f"{base}_v{v}" for v, f in _FAMILIES.items()}
 
-    def _declarations(self) -> dict[str, list[tuple[IPAddress, ContainerPort]]]:
-        """Container-port declarations of pod-network pods by name (built once)."""
+    def _declarations(self) -> dict[str, list[tuple[int, Protocol, str]]]:
+        """Container-port declarations of pod-network pods by name, as (IP version, protocol,
+        ``address . proto . port`` element), built once."""
         if self.by_port_name is None:
             self.by_port_name = {}
             for e in self.resolution.universe.endpoints:
                 if e.managed and e.pod:
                     for cp in e.pod.ports:
                         if cp.name:
-                            self.by_port_name.setdefault(cp.name, []).extend((ip, cp) for ip in e.pod.ips)
+                            tail = f" . {cp.protocol.value.lower()} . {cp.port}"
+                            self.by_port_name.setdefault(cp.name, []).extend(
+                                (ip.version, cp.protocol, ip_text(ip) + tail) for ip in e.pod.ips
+                            )
         return self.by_port_name
 
     def _named_elements(self, port: NamedPort, version: int) -> list[str]:
         return sorted(
             {
-                f"{ip} . {cp.protocol.value.lower()} . {cp.port}"
-                for ip, cp in self._declarations().get(port.name, ())
-                if ip.version == version and (port.protocol is None or cp.protocol is port.protocol)
+                element
+                for v, protocol, element in self._declarations().get(port.name, ())
+                if v == version and (port.protocol is None or protocol is port.protocol)
             }
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from typing import TYPE_CHECKING
 
@@ -10,7 +11,7 @@ if TYPE_CHECKING:
 
     from kubefence.ir.addresses import IPAddress, IPBlock, IPNetwork
 
-__all__ = ["block_elements", "host_elements"]
+__all__ = ["block_elements", "host_elements", "ip_text"]
 
 
 def _minus(net: IPNetwork, excepts: Iterable[IPNetwork]) -> list[IPNetwork]:
@@ -47,9 +48,15 @@ def block_elements(block: IPBlock) -> tuple[str, ...]:
     return tuple(f"{a}-{b}" if a != b else str(a) for a, b in _ranges(_minus(block.cidr, block.excepts)))
 
 
+@functools.lru_cache(maxsize=1 << 18)
+def ip_text(ip: IPAddress) -> str:
+    """``str(ip)``, cached: formatting addresses dominates compiling large clusters."""
+    return str(ip)
+
+
 def host_elements(ips: Iterable[IPAddress], version: int) -> tuple[str, ...]:
     """Sorted, de-duplicated single addresses of one IP version."""
-    return tuple(str(ip) for ip in sorted({ip for ip in ips if ip.version == version}, key=int))
+    return tuple(ip_text(ip) for ip in sorted({ip for ip in ips if ip.version == version}, key=int))
 
 
 def is_v4(text: str) -> bool:
