@@ -8,7 +8,6 @@ import ipaddress
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from nft_sim import Packet, Sim
 
 from kubefence.backends.nftables.ast import Hook
 from kubefence.backends.nftables.compile import compile_node, local_pods
@@ -18,6 +17,7 @@ from kubefence.engine.matrix import ReachabilityMatrix
 from kubefence.engine.resolve import Resolution
 from kubefence.ir.model import Policy
 from kubefence.ir.selectors import Labels
+from nft_sim import Packet, Sim
 from strategies import PROBES, policies, snapshots
 
 
