@@ -22,6 +22,7 @@ from rich.text import Text
 
 from kubefence.cli.exitcodes import ExitCode
 from kubefence.cli.inputs import fail, load
+from kubefence.cli.render import count_table
 from kubefence.engine.matrix import Verdicts
 from kubefence.engine.probes import Probe, default_probes, parse_probe
 from kubefence.errors import KubefenceError
@@ -269,25 +270,10 @@ def _print_report(report: LabReport) -> None:
 
 
 def _observed_table(keys: Sequence[str], probes: Sequence[Probe], verdicts: Verdicts) -> Table:
-    """Rows: sources; numbered columns: destinations; a cell counts the probes that got through."""
-    allowed: dict[tuple[str, str], int] = {}
+    """What got through, per pair (see ``render.count_table``)."""
+    counts: dict[tuple[str, str], int] = {}
     for src, dst, _, _ in verdicts.allowed:
-        allowed[src, dst] = allowed.get((src, dst), 0) + 1
-    table = Table(title=f"Observed on {', '.join(map(str, probes))}", title_justify="left")
-    table.add_column("#", justify="right", style="dim")
-    table.add_column("from \\ to", style="bold", no_wrap=True)
-    for n in range(1, len(keys) + 1):
-        table.add_column(str(n), justify="center", no_wrap=True)
-    for number, src in enumerate(keys, start=1):
-        cells = [_cell(allowed.get((src, dst), 0), len(probes)) if src != dst else Text("·") for dst in keys]
-        table.add_row(str(number), src, *cells)
-    table.caption = "✓ every probe got through · ✗ none · k/n: k of n"
-    return table
-
-
-def _cell(allowed: int, total: int) -> Text:
-    if allowed == total:
-        return Text("✓", style="green")
-    if allowed == 0:
-        return Text("✗", style="red")
-    return Text(f"{allowed}/{total}", style="yellow")
+        counts[src, dst] = counts.get((src, dst), 0) + 1
+    title = f"Observed on {', '.join(map(str, probes))}"
+    caption = "✓ every probe got through · ✗ none · k/n: k of n"
+    return count_table(title, keys, lambda i, j: counts.get((keys[i], keys[j]), 0), len(probes), caption)

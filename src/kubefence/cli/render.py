@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rich.console import Group
 from rich.table import Table
@@ -58,29 +58,33 @@ def _cell(allowed: int, total: int) -> Text:
     return Text(f"{allowed}/{total}", style="yellow")
 
 
-def matrix_table(matrix: ReachabilityMatrix, probes: Sequence[Probe], endpoints: Sequence[int]) -> Table:
-    """One row per source, one narrow numbered column per destination; a cell counts the
-    allowed probes (✓ all, ✗ none, k/n some)."""
-    keys = [matrix.universe.endpoints[i].key for i in endpoints]
-    table = Table(title=f"Reachability on {', '.join(str(p) for p in probes)}", title_justify="left")
+def count_table(
+    title: str, keys: Sequence[str], allowed: Callable[[int, int], int], total: int, caption: str
+) -> Table:
+    """Rows: sources; narrow numbered columns: destinations; a cell shows how many of the
+    ``total`` probes ``allowed(src, dst)`` says got through (✓ all, ✗ none, k/n some)."""
+    table = Table(title=title, title_justify="left", caption=caption)
     table.add_column("#", justify="right", style="dim")
     table.add_column("from \\ to", style="bold", no_wrap=True)
     for n in range(1, len(keys) + 1):
         table.add_column(str(n), justify="center", no_wrap=True)
-    for row_number, src in enumerate(endpoints, start=1):
-        row: list[Text | str] = [str(row_number), keys[row_number - 1]]
-        for dst in endpoints:
-            if src == dst:
-                row.append(Text("·", style="dim"))
-                continue
-            conns = matrix.connections(src, dst)
-            allowed = sum(conns.contains(p.protocol, p.port) for p in probes)
-            row.append(_cell(allowed, len(probes)))
-        table.add_row(*row)
-    table.caption = (
-        "columns: destinations, numbered as the rows · ✓ all probes allowed · ✗ none · k/n: k allowed"
-    )
+    for i, src in enumerate(keys):
+        cells = [_cell(allowed(i, j), total) if i != j else Text("·", style="dim") for j in range(len(keys))]
+        table.add_row(str(i + 1), src, *cells)
     return table
+
+
+def matrix_table(matrix: ReachabilityMatrix, probes: Sequence[Probe], endpoints: Sequence[int]) -> Table:
+    """The engine's reachability between ``endpoints`` on ``probes`` (see ``count_table``)."""
+
+    def allowed(i: int, j: int) -> int:
+        conns = matrix.connections(endpoints[i], endpoints[j])
+        return sum(conns.contains(p.protocol, p.port) for p in probes)
+
+    keys = [matrix.universe.endpoints[i].key for i in endpoints]
+    title = f"Reachability on {', '.join(str(p) for p in probes)}"
+    caption = "columns: destinations, numbered as the rows · ✓ all probes allowed · ✗ none · k/n: k allowed"
+    return count_table(title, keys, allowed, len(probes), caption)
 
 
 def _direction_lines(report: DirectionReport) -> list[Text]:
