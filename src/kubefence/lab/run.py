@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from kubefence.ir.model import Policy
     from kubefence.lab.enforce import Enforcer, EnforcerFactory
 
-__all__ = ["DETACHED_LIFETIME", "RUN_LIFETIME", "Lab", "LabReport", "run_lab"]
+__all__ = ["DETACHED_LIFETIME", "RUN_LIFETIME", "Lab", "LabReport", "reclaim_crashed", "run_lab"]
 
 DETACHED_LIFETIME = 3600.0
 RUN_LIFETIME = 3600.0
@@ -230,6 +230,22 @@ class Lab:
         return LabReport(predicted, observed, compare(predicted, observed))
 
 
+def reclaim_crashed(prefix: str) -> bool:
+    """Remove lab ``prefix`` when it is what a crashed run left: namespaces whose servers are
+    gone. A live lab (``lab up`` servers still running) is left alone. True if one was removed."""
+    if not netns.lab_namespaces(prefix):
+        return False
+    try:
+        state = load_state(prefix)
+    except LabError:
+        state = None
+    if state is not None and netns.alive(state.server_pid):
+        return False
+    netns.destroy(prefix)
+    remove_state(prefix)
+    return True
+
+
 def _family_first(snapshot: ClusterSnapshot, version: int) -> ClusterSnapshot:
     """The snapshot with every endpoint's address of IP ``version`` first: flows use it."""
     pods = [
@@ -266,9 +282,11 @@ def run_lab(
     timeout: float = DEFAULT_TIMEOUT,
     ipv6: bool = False,
 ) -> LabReport:
-    """``kubefence lab run``: build, enforce, probe, compare, and always tear down."""
+    """``kubefence lab run``: build, enforce, probe, compare, and always tear down. The
+    leftovers of an earlier run with the same prefix that crashed are removed first."""
     v4 = [ip for ip in outside if isinstance(ip, ipaddress.IPv4Address)]
     if len(v4) != len(outside):
         raise LabError("outside endpoints must be IPv4 addresses")
+    reclaim_crashed(prefix)
     with Lab.up(snapshot, prefix=prefix, mode=mode, node_count=node_count, outside=v4, probes=probes) as lab:
         return lab.check(snapshot, policies, probes, make_enforcer, timeout=timeout, ipv6=ipv6)
