@@ -33,3 +33,25 @@ def test_matrix_equals_per_flow_evaluation(
             fast = conns.contains(probe.protocol, probe.port)
             assert fast == evaluate(resolution, src, dst, probe).allowed
             assert fast == naive.allowed(snapshot, pols, ends[src], ends[dst], probe.protocol, probe.port)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(snapshots(), policies(), st.sampled_from(["203.0.113.9", "10.1.2.200", "172.18.0.2"]))
+def test_engines_agree_when_ipblock_skips_pods(
+    snapshot: ClusterSnapshot, pols: list[Policy], outside: str
+) -> None:
+    """The same three-way agreement under a Cilium-like profile (ipBlock never matches
+    pod-network pods; semantics reference §4.8, §6)."""
+    universe = Universe(snapshot, [ipaddress.ip_address(outside)])
+    resolution = Resolution(pols, universe, ipblock_matches_pods=False)
+    matrix = ReachabilityMatrix(resolution)
+    ends = [naive.Remote(e.ip, e.pod) for e in resolution.universe.endpoints]
+    for src, dst in matrix.pairs():
+        conns = matrix.connections(src, dst)
+        for probe in PROBES:
+            fast = conns.contains(probe.protocol, probe.port)
+            assert fast == evaluate(resolution, src, dst, probe).allowed
+            slow = naive.allowed(
+                snapshot, pols, ends[src], ends[dst], probe.protocol, probe.port, ipblock_matches_pods=False
+            )
+            assert fast == slow

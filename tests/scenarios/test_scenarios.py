@@ -1,5 +1,6 @@
 """Scenario files (tests/scenarios/*.yaml): manifests plus expected verdicts, each citing its
-source. Every expectation is checked through ``kubefence check -o json``."""
+source. Every expectation is checked through ``kubefence check -o json``; an expectation with a
+``cni:`` key (``cilium``, ``calico@3.31`` …) is checked with ``--cni`` that profile."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ def test_scenario(runner: CliRunner, tmp_path: Path, path: Path, manifests: str,
         exp["port"],
         "-o",
         "json",
+        *(("--cni", exp["cni"]) if "cni" in exp else ()),
     )
     assert result.exit_code in (0, 1), result.output
     assert json.loads(result.stdout)["verdict"] == exp["verdict"], json.loads(result.stdout)["reason"]

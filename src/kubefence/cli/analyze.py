@@ -10,21 +10,33 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from kubefence.cli.endpoints import outside_ips, pick
-from kubefence.cli.inputs import fail, load, resolve, warning_texts
+from kubefence.cli.inputs import fail, load_for, resolve, warning_texts
 from kubefence.engine.probes import Probe, default_probes, parse_probe
+from kubefence.engine.profiles import GENERIC, Profile
 
 if TYPE_CHECKING:
     from kubefence.engine.explain import Explanation
     from kubefence.engine.matrix import ReachabilityMatrix
 
-__all__ = ["check", "explain", "matrix", "print_explanation"]
+__all__ = ["Cni", "check", "explain", "matrix", "print_explanation"]
 
 stdout = Console(highlight=False, soft_wrap=False)
+
+
+@dataclass(frozen=True)
+class Cni:
+    """``--cni`` and ``--strict`` of check, matrix and explain."""
+
+    profile: Profile = GENERIC
+    strict: bool = False
+
+
 PROGRESS_THRESHOLD = 2_000_000  # verdicts (pairs × probes) from which a progress bar is worth it
 
 
@@ -36,13 +48,13 @@ def _probe(text: str) -> Probe:
 
 
 def check(
-    paths: Sequence[str], src: str, dst: str, port: str, verbose: bool, quiet: bool
+    paths: Sequence[str], src: str, dst: str, port: str, verbose: bool, quiet: bool, cni: Cni = Cni()
 ) -> tuple[Explanation, list[str]]:
     from kubefence.engine.verdict import evaluate
 
     probe = _probe(port)
-    workspace = load(paths, verbose, quiet_warnings=quiet)
-    resolution = resolve(workspace, outside_ips(workspace, [src, dst]))
+    workspace = load_for(paths, verbose, cni.profile, cni.strict, quiet_warnings=quiet)
+    resolution = resolve(workspace, outside_ips(workspace, [src, dst]), cni.profile)
     a, b = pick(resolution.universe, src, "--from"), pick(resolution.universe, dst, "--to")
     return evaluate(resolution, a, b, probe), warning_texts(workspace)
 
@@ -53,13 +65,13 @@ def print_explanation(explanation: Explanation) -> None:
     stdout.print(explanation_text(explanation))
 
 
-def matrix(paths: Sequence[str], ports: Sequence[str], output: str, verbose: bool) -> None:
+def matrix(paths: Sequence[str], ports: Sequence[str], output: str, verbose: bool, cni: Cni = Cni()) -> None:
     from kubefence.engine import export
     from kubefence.engine.matrix import ReachabilityMatrix
 
     probes = [_probe(p) for p in ports]
-    workspace = load(paths, verbose, quiet_warnings=output != "table")
-    m = ReachabilityMatrix(resolve(workspace))
+    workspace = load_for(paths, verbose, cni.profile, cni.strict, quiet_warnings=output != "table")
+    m = ReachabilityMatrix(resolve(workspace, profile=cni.profile))
     probes = probes or list(default_probes(workspace.policies, workspace.snapshot))
     if output == "table":
         from kubefence.cli.render import matrix_table
@@ -111,11 +123,11 @@ def _progress(
         yield lambda: bar.advance(task)
 
 
-def explain(paths: Sequence[str], pod: str, verbose: bool) -> None:
+def explain(paths: Sequence[str], pod: str, verbose: bool, cni: Cni = Cni()) -> None:
     from kubefence.cli.render import report_text
     from kubefence.engine.describe import describe_endpoint
     from kubefence.engine.matrix import ReachabilityMatrix
 
-    workspace = load(paths, verbose)
-    m = ReachabilityMatrix(resolve(workspace))
+    workspace = load_for(paths, verbose, cni.profile, cni.strict)
+    m = ReachabilityMatrix(resolve(workspace, profile=cni.profile))
     stdout.print(report_text(describe_endpoint(m, pick(m.universe, pod, "POD"))))

@@ -14,6 +14,7 @@ from kubefence.cli import analyze
 from kubefence.cli.demo import run_demo
 from kubefence.cli.enforce import register as register_enforcement
 from kubefence.cli.exitcodes import ExitCode
+from kubefence.cli.inputs import profile_of
 from kubefence.cli.lab import lab_app
 
 __all__ = ["app", "main"]
@@ -31,6 +32,18 @@ app = typer.Typer(
 
 Paths = Annotated[list[str], typer.Argument(help="Manifest files or folders (recursive), or '-' for stdin.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also list skipped objects and notes.")]
+CniName = Annotated[
+    str,
+    typer.Option(
+        "--cni",
+        help="Answer as this CNI enforces the policies: generic (upstream), calico, canal, cilium, antrea, "
+        "weave, kube-router or flannel, optionally NAME@VERSION (calico@3.31). See 'kubefence profiles'.",
+    ),
+]
+Strict = Annotated[
+    bool,
+    typer.Option("--strict", help="Exit 2 when any input is not (fully) enforced under the --cni profile."),
+]
 
 
 class CheckOutput(StrEnum):
@@ -46,7 +59,11 @@ class MatrixOutput(StrEnum):
     classes = "classes"
 
 
-@app.command(epilog="Example:  kubefence check cluster/ --from x/a --to y/b --port 80/TCP -o json")
+@app.command(
+    epilog="Examples:\n\n"
+    "kubefence check cluster/ --from x/a --to y/b --port 80/TCP -o json\n\n"
+    "kubefence check cluster/ --from x/a --to y/b --port 80 --cni cilium --strict"
+)
 def check(
     paths: Paths,
     src: Annotated[str, typer.Option("--from", help="Source: NAMESPACE/POD, NAMESPACE/WORKLOAD or an IP.")],
@@ -58,13 +75,16 @@ def check(
     ],
     output: Annotated[CheckOutput, typer.Option("--output", "-o", help="text or json.")] = CheckOutput.text,
     verbose: Verbose = False,
+    cni: CniName = "generic",
+    strict: Strict = False,
 ) -> None:
     """Can SRC open a connection to DST on PORT? Exit 0 allowed, 1 denied, 2 input error.
 
     Prints the verdict, the policies that select each side, the rule that decided (with
     file:line and tier) and the near misses.
     """
-    explanation, warnings = analyze.check(paths, src, dst, port, verbose, output is CheckOutput.json)
+    cnis = analyze.Cni(profile_of(cni), strict)
+    explanation, warnings = analyze.check(paths, src, dst, port, verbose, output is CheckOutput.json, cnis)
     if output is CheckOutput.json:
         print(json.dumps(explanation.to_json(warnings), indent=2))
     else:
@@ -72,7 +92,11 @@ def check(
     raise typer.Exit(ExitCode.OK if explanation.allowed else ExitCode.DENIED)
 
 
-@app.command(epilog="Example:  kubefence matrix cluster/ --port 80/TCP --port 53/UDP -o table")
+@app.command(
+    epilog="Examples:\n\n"
+    "kubefence matrix cluster/ --port 80/TCP --port 53/UDP -o table\n\n"
+    "kubefence matrix cluster/ --port 80/TCP --cni weave"
+)
 def matrix(
     paths: Paths,
     port: Annotated[
@@ -91,13 +115,15 @@ def matrix(
         ),
     ] = MatrixOutput.table,
     verbose: Verbose = False,
+    cni: CniName = "generic",
+    strict: Strict = False,
 ) -> None:
     """Reachability between every ordered pair of distinct pods, for every probe.
 
     Pods the policies cannot tell apart form one class; '-o counts' and '-o classes' answer
     per class without listing pod pairs, the compact formats for large clusters.
     """
-    analyze.matrix(paths, port or [], output.value, verbose)
+    analyze.matrix(paths, port or [], output.value, verbose, analyze.Cni(profile_of(cni), strict))
 
 
 @app.command(epilog="Example:  kubefence serve cluster/ --port 8181")
@@ -117,17 +143,43 @@ def serve(
     run_server(paths, host, port, verbose)
 
 
-@app.command(epilog="Example:  kubefence explain cluster/ shop/frontend")
+@app.command(
+    epilog="Examples:\n\nkubefence explain cluster/ shop/frontend\n\n"
+    "kubefence explain cluster/ shop/frontend --cni calico@3.31"
+)
 def explain(
     paths: Annotated[
         list[str], typer.Argument(help="Manifest files or folders, then the pod: ... NAMESPACE/POD.")
     ],
     verbose: Verbose = False,
+    cni: CniName = "generic",
+    strict: Strict = False,
 ) -> None:
     """Which policies select POD, per direction and tier, and what they let in and out."""
     if len(paths) < 2:
         raise typer.BadParameter("give the manifests and then NAMESPACE/POD", param_hint="PATHS... POD")
-    analyze.explain(paths[:-1], paths[-1], verbose)
+    analyze.explain(paths[:-1], paths[-1], verbose, analyze.Cni(profile_of(cni), strict))
+
+
+class ProfilesOutput(StrEnum):
+    text = "text"
+    json = "json"
+
+
+@app.command(epilog="Examples:\n\nkubefence profiles\n\nkubefence profiles -o json")
+def profiles(
+    output: Annotated[
+        ProfilesOutput, typer.Option("--output", "-o", help="text or json.")
+    ] = ProfilesOutput.text,
+) -> None:
+    """List the CNI profiles --cni accepts and what each does not enforce.
+
+    Policies and fields a CNI does not enforce are dropped or changed under --cni, each with a
+    warning "accepted by the API server but not enforced by CNI" (semantics reference §6).
+    """
+    from kubefence.cli.profiles import print_profiles
+
+    print_profiles(output.value)
 
 
 @app.command(epilog="Example:  kubefence demo")

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib import resources
 
 from rich.console import Console
 from rich.rule import Rule
 
 from kubefence.cli.render import explanation_text, matrix_table
+from kubefence.cluster.snapshot import ClusterSnapshot
 from kubefence.engine.endpoints import Universe
 from kubefence.engine.matrix import ReachabilityMatrix
 from kubefence.engine.probes import parse_probe
+from kubefence.engine.profiles import apply_profile, parse_profile
 from kubefence.engine.resolve import Resolution
 from kubefence.engine.verdict import evaluate
+from kubefence.ir.model import Policy
 from kubefence.workspace.load import load_workspace
 
 __all__ = ["demo_path", "run_demo"]
@@ -58,5 +62,20 @@ def run_demo(console: Console) -> None:
         src_i, dst_i = universe.index(src), universe.index(dst)
         assert src_i is not None and dst_i is not None
         console.print(explanation_text(evaluate(resolution, src_i, dst_i, parse_probe(port))))
+    _on_cilium(console, workspace.policies, snapshot)
     console.print(Rule())
     console.print(f"Try: kubefence check {path} --from dev/loadtest --to shop/frontend --port 8080/TCP")
+    console.print(f"     kubefence matrix {path} --cni flannel      (kubefence profiles lists the CNIs)")
+
+
+def _on_cilium(console: Console, policies: Sequence[Policy], snapshot: ClusterSnapshot) -> None:
+    """The same scrape under the cilium profile: the CNI does not implement AdminNetworkPolicy."""
+    console.print(Rule("4. The same question on a cluster running Cilium (--cni cilium)"))
+    profile = parse_profile("cilium")
+    effective, warnings = apply_profile(profile, policies)
+    for warning in warnings[:2]:
+        console.print(f"warning: {warning.object}: {warning.message}", style="yellow", markup=False)
+    resolution = Resolution(effective, Universe(snapshot), ipblock_matches_pods=profile.ipblock_matches_pods)
+    src, dst = resolution.universe.index("monitoring/prometheus"), resolution.universe.index("shop/payments")
+    assert src is not None and dst is not None
+    console.print(explanation_text(evaluate(resolution, src, dst, parse_probe("9090/TCP"))))

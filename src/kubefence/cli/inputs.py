@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
 import typer
 from rich.console import Console
 
 from kubefence.cli.exitcodes import ExitCode
 from kubefence.engine.endpoints import Universe
+from kubefence.engine.profiles import GENERIC, Profile, ProfileError, apply_profile, parse_profile
 from kubefence.engine.resolve import Resolution
 from kubefence.ir.addresses import IPAddress
 from kubefence.ir.diagnostics import Diagnostic, Severity
 from kubefence.workspace.load import Workspace, load_workspace
 
-__all__ = ["fail", "load", "resolve", "stderr", "warning_texts"]
+__all__ = ["fail", "load", "load_for", "profile_of", "resolve", "stderr", "warning_texts"]
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "dim"}
@@ -52,5 +54,38 @@ def load(paths: Sequence[str], verbose: bool, quiet_warnings: bool = False) -> W
     return workspace
 
 
-def resolve(workspace: Workspace, extra_ips: Sequence[IPAddress] = ()) -> Resolution:
-    return Resolution(workspace.policies, Universe(workspace.snapshot, extra_ips))
+def profile_of(cni: str) -> Profile:
+    """``--cni NAME[@VERSION]`` → Profile, or exit 2 with the reason."""
+    try:
+        return parse_profile(cni)
+    except ProfileError as e:
+        raise fail(f"--cni: {e}") from None
+
+
+def load_for(
+    paths: Sequence[str], verbose: bool, profile: Profile, strict: bool, quiet_warnings: bool = False
+) -> Workspace:
+    """``load`` then ``apply_profile``: the workspace holds the policies as the CNI enforces them,
+    and the profile's warnings join its diagnostics (so JSON ``warnings`` lists them). Profile
+    warnings always go to stderr too. ``strict``: exit 2 when anything is not enforced."""
+    workspace = load(paths, verbose, quiet_warnings)
+    policies, warnings = apply_profile(profile, workspace.policies)
+    for d in warnings:
+        _print(d)
+    if strict and warnings:
+        objects = sorted({d.object or "?" for d in warnings})
+        raise fail(
+            f"--strict: {len(objects)} input{'s are' if len(objects) > 1 else ' is'} not fully enforced "
+            f"by {profile.spec}: {', '.join(objects)}"
+        )
+    return replace(workspace, policies=policies, diagnostics=(*workspace.diagnostics, *warnings))
+
+
+def resolve(
+    workspace: Workspace, extra_ips: Sequence[IPAddress] = (), profile: Profile = GENERIC
+) -> Resolution:
+    return Resolution(
+        workspace.policies,
+        Universe(workspace.snapshot, extra_ips),
+        ipblock_matches_pods=profile.ipblock_matches_pods,
+    )

@@ -48,14 +48,17 @@ def in_selection(snap: ClusterSnapshot, sel: PodSelection, pod: Pod | None) -> b
     return sel.pod_selector.matches(pod.labels)
 
 
-def peer_ok(snap: ClusterSnapshot, rule: Rule, remote: Remote) -> bool:
+def peer_ok(snap: ClusterSnapshot, rule: Rule, remote: Remote, ipblock_pods: bool = True) -> bool:
+    """``ipblock_pods`` False: an ipBlock never matches a pod-network pod (Cilium, §4.8)."""
+    pod_network = remote.pod is not None and not remote.pod.host_network
     for peer in rule.peers:
         if isinstance(peer, AnyPeer):
             return True
         if isinstance(peer, PodPeer) and in_selection(snap, peer.selection, remote.pod):
             return True
         if isinstance(peer, IPBlockPeer) and peer.block.contains(remote.ip):
-            return True
+            if ipblock_pods or not pod_network:
+                return True
         if isinstance(peer, NodePeer):
             nodes = [n for n in snap.nodes.values() if peer.selector.matches(n.labels)]
             if any(remote.ip in n.addresses for n in nodes):
@@ -92,6 +95,7 @@ def direction_ok(
     dst: Pod | None,
     proto: Protocol,
     port: int,
+    ipblock_pods: bool = True,
 ) -> bool:
     mine = [p for p in pols if d in p.directions and in_selection(snap, p.subject, subject)]
     for tier in sorted({p.tier for p in mine}):
@@ -101,11 +105,11 @@ def direction_ok(
             if d is Direction.INGRESS and node is not None and node.name == subject.node:
                 return True
             return any(
-                peer_ok(snap, r, remote) and port_ok(r, dst, proto, port)
+                peer_ok(snap, r, remote, ipblock_pods) and port_ok(r, dst, proto, port)
                 for p in in_tier
                 for r in p.rules_for(d)
             )
-        decided = _first_match(snap, in_tier, d, remote, dst, proto, port)
+        decided = _first_match(snap, in_tier, d, remote, dst, proto, port, ipblock_pods)
         if decided is not None and decided is not Action.PASS:
             return decided is Action.ALLOW
     return True
@@ -119,22 +123,33 @@ def _first_match(
     dst: Pod | None,
     proto: Protocol,
     port: int,
+    ipblock_pods: bool,
 ) -> Action | None:
     for p in pols:
         for r in p.rules_for(d):
-            if peer_ok(snap, r, remote) and port_ok(r, dst, proto, port):
+            if peer_ok(snap, r, remote, ipblock_pods) and port_ok(r, dst, proto, port):
                 return r.action
     return None
 
 
 def allowed(
-    snap: ClusterSnapshot, pols: list[Policy], src: Remote, dst: Remote, proto: Protocol, port: int
+    snap: ClusterSnapshot,
+    pols: list[Policy],
+    src: Remote,
+    dst: Remote,
+    proto: Protocol,
+    port: int,
+    *,
+    ipblock_matches_pods: bool = True,
 ) -> bool:
-    """src → dst on (proto, port): egress at src AND ingress at dst; unmanaged ends allow."""
+    """src → dst on (proto, port): egress at src AND ingress at dst; unmanaged ends allow.
+
+    ``ipblock_matches_pods`` False: ipBlock peers never match pod-network pods (Cilium)."""
+    ip_pods = ipblock_matches_pods
     egress = True
     if src.pod is not None and not src.pod.host_network:
-        egress = direction_ok(snap, pols, Direction.EGRESS, src.pod, dst, dst.pod, proto, port)
+        egress = direction_ok(snap, pols, Direction.EGRESS, src.pod, dst, dst.pod, proto, port, ip_pods)
     ingress = True
     if dst.pod is not None and not dst.pod.host_network:
-        ingress = direction_ok(snap, pols, Direction.INGRESS, dst.pod, src, dst.pod, proto, port)
+        ingress = direction_ok(snap, pols, Direction.INGRESS, dst.pod, src, dst.pod, proto, port, ip_pods)
     return egress and ingress

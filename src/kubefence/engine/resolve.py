@@ -77,10 +77,20 @@ class Resolution:
     """
 
     def __init__(
-        self, policies: Sequence[Policy], universe: Universe, *, index: SelectorIndex | None = None
+        self,
+        policies: Sequence[Policy],
+        universe: Universe,
+        *,
+        index: SelectorIndex | None = None,
+        ipblock_matches_pods: bool = True,
     ) -> None:
         """``index``: a SelectorIndex of ``universe.snapshot`` to reuse (its selector matches
-        stay valid while the snapshot does), e.g. when only the policies changed."""
+        stay valid while the snapshot does), e.g. when only the policies changed.
+
+        ``ipblock_matches_pods``: False for CNIs whose ipBlock never selects in-cluster pods
+        (Cilium, semantics reference §4.8/§6): IPBlockPeers then match only host-network pods,
+        nodes and outside addresses, never a pod-network pod."""
+        self.ipblock_matches_pods = ipblock_matches_pods
         self.policies = tuple(policies)
         self.universe = universe
         self.index = (
@@ -144,7 +154,8 @@ class Resolution:
         for profile, (group, atom, node) in enumerate(keys):
             if group >= 0:
                 by_group.setdefault(group, []).append(profile)
-            by_atom.setdefault(atom, []).append(profile)
+            if self.ipblock_matches_pods or group < 0:  # group >= 0: a pod-network pod
+                by_atom.setdefault(atom, []).append(profile)
             if node is not None:
                 by_node.setdefault(node, []).append(profile)
         members: list[list[int]] = [[] for _ in keys]

@@ -1,0 +1,43 @@
+"""``kubefence profiles``: every CNI profile and what it does not enforce."""
+
+from __future__ import annotations
+
+import json
+
+from rich.console import Console
+from rich.table import Table
+
+from kubefence.engine.profiles import Profile, all_profiles
+
+__all__ = ["print_profiles", "profile_doc"]
+
+
+def profile_doc(profile: Profile) -> dict[str, object]:
+    return {
+        "name": profile.name,
+        "spec": profile.spec,
+        "description": profile.description,
+        "not_enforced": profile.gaps(),
+        "ignored_kinds": [kind for kind, _ in profile.ignored_kinds],
+        "named_ports": profile.named_ports,
+        "end_port": profile.end_port,
+        "sctp": profile.sctp,
+        "ipblock_matches_pods": profile.ipblock_matches_pods,
+        "notes": list(profile.notes),
+    }
+
+
+def print_profiles(output: str) -> None:
+    profiles = all_profiles()
+    if output == "json":
+        print(json.dumps({"profiles": [profile_doc(p) for p in profiles]}, indent=2))
+        return
+    table = Table(title="CNI profiles (--cni NAME\\[@VERSION]; latest version when none)", show_lines=True)
+    table.add_column("--cni", style="bold", no_wrap=True)
+    table.add_column("what it is")
+    table.add_column("not enforced (accepted by the API server)", style="yellow")
+    for p in profiles:
+        gaps = "\n".join(f"• {g}" for g in p.gaps()) or "—"
+        notes = "".join(f"\n[dim]note: {n}[/]" for n in p.notes)
+        table.add_row(p.name, p.description + notes, gaps)
+    Console(highlight=False).print(table)

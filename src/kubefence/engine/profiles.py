@@ -1,0 +1,313 @@
+"""CNI enforcement profiles: what a given CNI really enforces of the policies the API server accepts.
+
+Semantics reference §6 (the profile table and its notes) and §2.5 (who implements the
+AdminNetworkPolicy family). A ``Profile`` says which policy kinds a CNI enforces and which
+Kubernetes NetworkPolicy features it drops or changes; ``apply_profile`` rewrites the IR into
+the policies as that CNI enforces them, with one warning per dropped or changed policy or field.
+``Profile.ipblock_matches_pods`` is honoured by the engine (``Resolution``), not here.
+
+Only the dialects kubefence reads are covered: Kubernetes NetworkPolicy, AdminNetworkPolicy /
+BaselineAdminNetworkPolicy v1alpha1 and ClusterNetworkPolicy v1alpha2. Decisions where the
+reference is unsure are recorded in each profile's ``description`` and in ``notes``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from kubefence.ir.diagnostics import Diagnostic, Severity
+from kubefence.ir.ports import MAX_PORT, MIN_PORT, NamedPort, PortMatch, PortRange, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from kubefence.ir.model import Policy, Rule
+    from kubefence.ir.provenance import Source
+
+__all__ = [
+    "CNI_NAMES",
+    "GENERIC",
+    "NOT_ENFORCED",
+    "POLICY_KINDS",
+    "Profile",
+    "ProfileError",
+    "all_profiles",
+    "apply_profile",
+    "parse_profile",
+]
+
+NOT_ENFORCED = "not-enforced"
+NP, ANP, BANP, CNP = (
+    "NetworkPolicy",
+    "AdminNetworkPolicy",
+    "BaselineAdminNetworkPolicy",
+    "ClusterNetworkPolicy",
+)
+POLICY_KINDS = (NP, ANP, BANP, CNP)
+_UPSTREAM_ADMIN = (ANP, BANP, CNP)
+CALICO_LATEST = (3, 32)
+_VERSION = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?$")
+
+
+class ProfileError(ValueError):
+    """A ``--cni`` value that names no known profile or version."""
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What one CNI (at one version) enforces.
+
+    ``ignored_kinds`` maps each policy kind the CNI does not enforce to why. The other flags
+    concern Kubernetes NetworkPolicy only: ``named_ports`` False rejects a whole policy that uses
+    a named port; ``end_port`` False turns a port range into its first port; ``sctp`` False drops
+    SCTP port entries; ``ipblock_matches_pods`` False keeps ipBlock peers off pod-network pods.
+    """
+
+    name: str
+    version: str | None
+    description: str
+    ignored_kinds: tuple[tuple[str, str], ...] = ()
+    named_ports: bool = True
+    end_port: bool = True
+    sctp: bool = True
+    ipblock_matches_pods: bool = True
+    notes: tuple[str, ...] = ()
+
+    @property
+    def spec(self) -> str:
+        """``calico@3.31`` (or the bare name when no version applies)."""
+        return f"{self.name}@{self.version}" if self.version else self.name
+
+    def ignores(self, kind: str) -> str | None:
+        """Why the CNI does not enforce policies of ``kind`` (None: it does)."""
+        return dict(self.ignored_kinds).get(kind)
+
+    def gaps(self) -> list[str]:
+        """Human-readable list of what this profile does not enforce."""
+        out = [f"{kind}: {why}" for kind, why in self.ignored_kinds]
+        if not self.named_ports:
+            out.append("NetworkPolicy with a named port: the whole policy is rejected (ignored)")
+        if not self.end_port:
+            out.append("NetworkPolicy endPort: ignored, the range is just its first port")
+        if not self.sctp:
+            out.append("NetworkPolicy SCTP ports: not enforced (port entries dropped)")
+        if not self.ipblock_matches_pods:
+            out.append("NetworkPolicy/ANP ipBlock or networks peers never match pod-network pods")
+        return out
+
+
+def _ignore(kinds: Sequence[str], why: str) -> tuple[tuple[str, str], ...]:
+    return tuple((k, why) for k in kinds)
+
+
+GENERIC = Profile(
+    "generic",
+    None,
+    "Upstream Kubernetes semantics: every policy kind and field kubefence reads is enforced.",
+)
+
+_NOT_IMPLEMENTED = "not implemented by this CNI (network-policy-api implementations list)"
+
+_FIXED: dict[str, Profile] = {
+    "generic": GENERIC,
+    "cilium": Profile(
+        "cilium",
+        None,
+        "Cilium (default options). Kubernetes NetworkPolicy is enforced; ipBlock selects only "
+        "addresses outside the cluster's pods; SCTP in NetworkPolicy is a documented missing feature "
+        "(docs.cilium.io network/kubernetes/policy, 'Known missing features'); with the beta "
+        "sctp.enabled=true option SCTP is enforced, which this profile does not assume.",
+        ignored_kinds=_ignore(
+            _UPSTREAM_ADMIN,
+            "not implemented by Cilium (an open issue on the network-policy-api implementations list)",
+        ),
+        sctp=False,
+        ipblock_matches_pods=False,
+        notes=(
+            "Node and host-network IPs are still matched by ipBlock (as with "
+            "policy-cidr-match-mode=nodes); by default Cilium matches them only through entities.",
+            "A NetworkPolicy rule whose only ports are SCTP is dropped (fail closed), not widened.",
+        ),
+    ),
+    "antrea": Profile(
+        "antrea",
+        None,
+        "Antrea: Kubernetes NetworkPolicy fully; AdminNetworkPolicy/BaselineAdminNetworkPolicy with "
+        "the AdminNetworkPolicy feature gate (deprecated) and ClusterNetworkPolicy v1alpha2 with the "
+        "ClusterNetworkPolicy feature gate (alpha in v2.7); this profile assumes both gates on.",
+        notes=("ipBlock matching pod IPs is not documented by Antrea; kubefence assumes it matches by IP.",),
+    ),
+    "weave": Profile(
+        "weave",
+        None,
+        "Weave Net (weave-npc, unmaintained since 2022): Kubernetes NetworkPolicy only; a policy using "
+        "a named port is rejected as a whole (fail open); endPort is not read (fail closed).",
+        ignored_kinds=_ignore(_UPSTREAM_ADMIN, _NOT_IMPLEMENTED),
+        named_ports=False,
+        end_port=False,
+    ),
+    "kube-router": Profile(
+        "kube-router",
+        None,
+        "kube-router: Kubernetes NetworkPolicy fully (named ports, endPort, ipBlock except).",
+        ignored_kinds=_ignore(_UPSTREAM_ADMIN, _NOT_IMPLEMENTED),
+    ),
+    "flannel": Profile(
+        "flannel",
+        None,
+        "Flannel implements no network policy: every policy is silently ignored.",
+        ignored_kinds=_ignore(POLICY_KINDS, "flannel implements no network policy"),
+    ),
+}
+
+CNI_NAMES = ("generic", "calico", "canal", "cilium", "antrea", "weave", "kube-router", "flannel")
+
+
+def _calico(name: str, minor: int, version: str | None) -> Profile:
+    """Calico OSS 3.<minor>: ANP 3.29–3.31, BANP 3.30–3.31, ClusterNetworkPolicy 3.32+ (§2.5, §6)."""
+    ranges = {ANP: (29, 31), BANP: (30, 31), CNP: (32, None)}
+    ignored = []
+    for kind, (low, high) in ranges.items():
+        if minor < low or (high is not None and minor > high):
+            span = f"3.{low}–3.{high}" if high is not None else f"3.{low} and later"
+            ignored.append((kind, f"Calico enforces {kind} in {span} only"))
+    what = "Calico" if name == "calico" else "Canal (Flannel networking, Calico Felix policy)"
+    return Profile(
+        name,
+        version,
+        f"{what} {version or f'3.{minor} (latest)'}: Kubernetes NetworkPolicy fully; "
+        "AdminNetworkPolicy 3.29–3.31, BaselineAdminNetworkPolicy 3.30–3.31, ClusterNetworkPolicy 3.32+.",
+        ignored_kinds=tuple(ignored),
+    )
+
+
+def _version(name: str, text: str) -> tuple[int, int | None]:
+    match = _VERSION.match(text)
+    if match is None:
+        raise ProfileError(f"bad version {text!r} for {name}: expected MAJOR.MINOR[.PATCH], e.g. 3.31")
+    minor = match.group(2)
+    return int(match.group(1)), int(minor) if minor is not None else None
+
+
+def parse_profile(text: str) -> Profile:
+    """``NAME[@VERSION]`` → Profile; ProfileError on an unknown CNI or a bad/unknown version."""
+    name, sep, version = text.strip().partition("@")
+    name = name.lower()
+    if name not in CNI_NAMES:
+        raise ProfileError(f"unknown CNI {name!r}: expected one of {', '.join(CNI_NAMES)}")
+    if sep and not version:
+        raise ProfileError(f"empty version after '{name}@'")
+    if name in ("calico", "canal"):
+        if not sep:
+            return _calico(name, CALICO_LATEST[1], None)
+        major, minor = _version(name, version)
+        if major != 3 or minor is None or minor > CALICO_LATEST[1]:
+            raise ProfileError(
+                f"unknown {name} version {version!r}: known versions are 3.0 to 3.{CALICO_LATEST[1]}"
+            )
+        return _calico(name, minor, version.lstrip("v"))
+    profile = _FIXED[name]
+    if sep:
+        _version(name, version)  # well-formed; no behaviour of this profile depends on it
+        return replace(profile, version=version.lstrip("v"))
+    return profile
+
+
+def all_profiles() -> list[Profile]:
+    """One profile per CNI at its latest version (what ``kubefence profiles`` lists)."""
+    return [parse_profile(name) for name in CNI_NAMES]
+
+
+def _warning(profile: Profile, source: Source, what: str) -> Diagnostic:
+    return Diagnostic(
+        Severity.WARNING,
+        NOT_ENFORCED,
+        f"accepted by the API server but not enforced by {profile.spec}: {what}",
+        source.file,
+        source.line,
+        None,
+        source.object,
+    )
+
+
+def apply_profile(
+    profile: Profile, policies: Sequence[Policy]
+) -> tuple[tuple[Policy, ...], list[Diagnostic]]:
+    """The policies as ``profile``'s CNI enforces them, and one warning per dropped/changed item.
+
+    Order is kept; kept rules keep their index so that answers still cite the user's numbering.
+    """
+    out: list[Policy] = []
+    warnings: list[Diagnostic] = []
+    for policy in policies:
+        why = profile.ignores(policy.kind)
+        if why is not None:
+            warnings.append(_warning(profile, policy.source, f"{policy.kind} ({why}); the policy is ignored"))
+            continue
+        if policy.kind == NP:
+            kept = _network_policy(profile, policy, warnings)
+            if kept is None:
+                continue
+            policy = kept
+        out.append(policy)
+    return tuple(out), warnings
+
+
+def _network_policy(profile: Profile, policy: Policy, warnings: list[Diagnostic]) -> Policy | None:
+    if not profile.named_ports:
+        named = [(r, m) for r in policy.rules for m in r.ports or () if isinstance(m, NamedPort)]
+        if named:
+            rule, match = named[0]
+            warnings.append(
+                _warning(
+                    profile,
+                    rule.source,
+                    f"{rule.label} uses {match}: the CNI rejects the whole policy, which is ignored "
+                    "(its pods are not isolated by it)",
+                )
+            )
+            return None
+    rules: list[Rule] = []
+    changed = False
+    for rule in policy.rules:
+        new = _rule(profile, rule, warnings)
+        changed = changed or new is not rule
+        if new is not None:
+            rules.append(new)
+    return replace(policy, rules=tuple(rules)) if changed else policy
+
+
+def _rule(profile: Profile, rule: Rule, warnings: list[Diagnostic]) -> Rule | None:
+    if rule.ports is None:
+        return rule
+    ports: list[PortMatch] = []
+    for match in rule.ports:
+        new = _port(profile, rule, match, warnings)
+        if new is not None:
+            ports.append(new)
+    if not ports:
+        warnings.append(_warning(profile, rule.source, f"{rule.label} has no port left: the rule is dropped"))
+        return None
+    if tuple(ports) == rule.ports:
+        return rule
+    return replace(rule, ports=tuple(ports))
+
+
+def _port(profile: Profile, rule: Rule, match: PortMatch, warnings: list[Diagnostic]) -> PortMatch | None:
+    if not profile.sctp and match.protocol is Protocol.SCTP:
+        warnings.append(_warning(profile, rule.source, f"{rule.label}: {match} (SCTP) is dropped"))
+        return None
+    if isinstance(match, PortRange) and not profile.end_port and _is_range(match):
+        first = PortRange(match.protocol, match.start, match.start)
+        warnings.append(
+            _warning(profile, rule.source, f"{rule.label}: endPort is ignored, {match} acts as {first}")
+        )
+        return first
+    return match
+
+
+def _is_range(match: PortRange) -> bool:
+    """A ``port``..``endPort`` range (not a single port, not 'every port')."""
+    return match.start != match.end and not (match.start == MIN_PORT and match.end == MAX_PORT)
