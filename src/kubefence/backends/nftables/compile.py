@@ -36,6 +36,7 @@ from kubefence.backends.nftables.ast import (
     Vmap,
 )
 from kubefence.backends.nftables.sets import block_elements, host_elements, ip_text
+from kubefence.cluster.snapshot import Pod
 from kubefence.engine.connset import ConnectionSet
 from kubefence.engine.resolve import Resolution, iter_bits
 from kubefence.ir.model import (
@@ -50,7 +51,7 @@ from kubefence.ir.model import (
     Rule,
     TierKind,
 )
-from kubefence.ir.ports import NamedPort, PortRange, Protocol
+from kubefence.ir.ports import ContainerPort, NamedPort, PortRange
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
@@ -78,7 +79,7 @@ class _Builder:
     chains: list[Chain] = field(default_factory=list)
     peer_names: dict[Peer, str] = field(default_factory=dict)
     named_names: dict[NamedPort, str] = field(default_factory=dict)
-    by_port_name: dict[str, list[tuple[int, Protocol, str]]] | None = None
+    by_port_name: dict[str, list[tuple[Pod, ContainerPort]]] | None = None
 
     # -- sets ------------------------------------------------------------------------------
     def _add_set(
@@ -127,29 +128,25 @@ class _Builder:
         base = self.named_names[port]
         return {f: f"{base}_v{v}" for v, f in _FAMILIES.items()}
 
-    def _declarations(self) -> dict[str, list[tuple[int, Protocol, str]]]:
-        """Container-port declarations of pod-network pods by name, as (IP version, protocol,
-        ``address . proto . port`` element), built once."""
+    def _declarations(self) -> dict[str, list[tuple[Pod, ContainerPort]]]:
+        """Container-port declarations of pod-network pods by name (an index built once;
+        elements are formatted only for the names policies use)."""
         if self.by_port_name is None:
             self.by_port_name = {}
             for e in self.resolution.universe.endpoints:
                 if e.managed and e.pod:
                     for cp in e.pod.ports:
                         if cp.name:
-                            tail = f" . {cp.protocol.value.lower()} . {cp.port}"
-                            self.by_port_name.setdefault(cp.name, []).extend(
-                                (ip.version, cp.protocol, ip_text(ip) + tail) for ip in e.pod.ips
-                            )
+                            self.by_port_name.setdefault(cp.name, []).append((e.pod, cp))
         return self.by_port_name
 
     def _named_elements(self, port: NamedPort, version: int) -> list[str]:
-        return sorted(
-            {
-                element
-                for v, protocol, element in self._declarations().get(port.name, ())
-                if v == version and (port.protocol is None or protocol is port.protocol)
-            }
-        )
+        out: set[str] = set()
+        for pod, cp in self._declarations().get(port.name, ()):
+            if port.protocol is None or cp.protocol is port.protocol:
+                tail = f" . {cp.protocol.value.lower()} . {cp.port}"
+                out.update(ip_text(ip) + tail for ip in pod.ips if ip.version == version)
+        return sorted(out)
 
     # -- rules -----------------------------------------------------------------------------
     def peer_matches(self, rule: Rule) -> list[tuple[Family | None, Match | None]]:
