@@ -15,6 +15,8 @@ from kubefence.backends.nftables.ast import (
     Icmpv6Type,
     L4Ports,
     L4Proto,
+    MarkBit,
+    MarkSet,
     Match,
     NamedPortsInSet,
     Table,
@@ -69,6 +71,8 @@ class Sim:
             )
         if isinstance(m, CtState):
             return "new" in m.states
+        if isinstance(m, MarkBit):
+            return False
         assert isinstance(m, Icmpv6Type)
         return False
 
@@ -78,6 +82,8 @@ class Sim:
             if not all(self.matches(m, p) for m in rule.matches):
                 continue
             v = rule.verdict
+            if isinstance(v, MarkSet):
+                continue
             if isinstance(v, Vmap):
                 ip = self._addr(p, v.field)
                 if ip.version != (4 if v.family.value == "ip" else 6):

@@ -14,12 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
-from test_agent_safety import CLUSTER
 
 from kubefence.engine.probes import Probe
 from kubefence.ir.ports import Protocol
 from kubefence.lab.run import Lab
 from kubefence.workspace.load import load_workspace
+from lab_fixtures import CLUSTER
 
 pytestmark = [
     pytest.mark.privileged,

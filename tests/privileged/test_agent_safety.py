@@ -22,6 +22,7 @@ from kubefence.engine.probes import Probe
 from kubefence.ir.ports import Protocol
 from kubefence.lab.run import Lab
 from kubefence.workspace.load import load_workspace
+from lab_fixtures import CLUSTER
 
 pytestmark = [
     pytest.mark.privileged,
@@ -31,20 +32,6 @@ pytestmark = [
     ),
 ]
 
-CLUSTER = textwrap.dedent("""\
-    apiVersion: v1
-    kind: Node
-    metadata: {name: n1}
-    status: {addresses: [{type: InternalIP, address: 172.30.0.1}]}
-    ---
-    apiVersion: v1
-    kind: Namespace
-    metadata: {name: x}
-    """) + "".join(
-    f"---\napiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: x, labels: {{app: {name}}}}}\n"
-    f"spec: {{nodeName: n1}}\nstatus: {{podIP: 10.77.0.{i}}}\n"
-    for i, name in ((1, "server"), (2, "good"), (3, "bad"))
-)
 POLICY = textwrap.dedent("""\
     apiVersion: networking.k8s.io/v1
     kind: NetworkPolicy

@@ -74,9 +74,9 @@ def test_patch_equals_fresh_load(
             patched.replace(new.script)
         else:
             patched.patch(ops)
-        NftTable(nft, "kfpb").replace(fresh.script)
+        NftTable(nft, "kfpb", ("kfpb_guard",)).replace(fresh.script)
         assert _normal(nft, "kfpa") == _normal(nft, "kfpb")
-        assert _normal(nft, "kfpa_guard") == _normal(nft, "kfpb")
+        assert _normal(nft, "kfpa_guard") == _normal(nft, "kfpb_guard")
     finally:
         NftTable(nft, "kfpa", ("kfpa_guard", "kfpb", "kfpb_guard")).delete()
         nft.close()

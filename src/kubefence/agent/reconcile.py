@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kubefence.backends.nftables.ast import NftMap, NftSet, Table
-from kubefence.backends.nftables.compile import compile_node, local_pods
+from kubefence.backends.nftables.compile import compile_node, guard_chains, local_pods
 from kubefence.backends.nftables.render import add_set_command, fill_chain_commands, render_text
 from kubefence.engine.endpoints import Universe
 from kubefence.engine.resolve import Resolution
@@ -44,7 +44,9 @@ class Desired:
 
 
 def guard_of(table: Table) -> Table:
-    return dataclasses.replace(table, name=table.name + GUARD_SUFFIX)
+    """The guard twin: same sets, maps and class chains; its base chains skip what the agent's
+    table already let through (see ``compile.guard_chains``)."""
+    return dataclasses.replace(table, name=table.name + GUARD_SUFFIX, chains=guard_chains(table.chains))
 
 
 def desired_state(

@@ -114,7 +114,14 @@ class Icmpv6Type:
     types: tuple[str, ...]
 
 
-Match = AddrInSet | L4Ports | L4Proto | NamedPortsInSet | CtState | Icmpv6Type
+@dataclass(frozen=True, slots=True)
+class MarkBit:
+    """``meta mark & BIT == BIT``: the packet was already let through by the agent's table."""
+
+    bit: int
+
+
+Match = AddrInSet | L4Ports | L4Proto | NamedPortsInSet | CtState | Icmpv6Type | MarkBit
 
 
 class VerdictKind(enum.Enum):
@@ -142,6 +149,13 @@ class Vmap:
     map_name: str
 
 
+@dataclass(frozen=True, slots=True)
+class MarkSet:
+    """``meta mark set meta mark | BIT`` (a rule's final statement; evaluation goes on)."""
+
+    bit: int
+
+
 class Hook(enum.Enum):
     FORWARD = "forward"
     INPUT = "input"
@@ -154,18 +168,19 @@ class NftRule:
     policy rule it comes from."""
 
     matches: tuple[Match, ...]
-    verdict: Verdict | Vmap
+    verdict: Verdict | Vmap | MarkSet
     comment: str = ""
     log_prefix: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Chain:
-    """A chain; base chains carry a hook (priority filter, policy accept)."""
+    """A chain; base chains carry a hook (priority filter + ``priority``, policy accept)."""
 
     name: str
     rules: tuple[NftRule, ...]
     hook: Hook | None = None
+    priority: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,8 @@ from kubefence.backends.nftables.ast import (
     Hook,
     Icmpv6Type,
     L4Ports,
+    MarkBit,
+    MarkSet,
     Match,
     NamedPortsInSet,
     NftMap,
@@ -56,7 +58,7 @@ from kubefence.ir.ports import ContainerPort, NamedPort, PortRange
 if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
 
-__all__ = ["DEFAULT_TABLE", "compile_node", "local_pods"]
+__all__ = ["CHECKED_MARK", "DEFAULT_TABLE", "compile_node", "guard_chains", "local_pods"]
 
 DEFAULT_TABLE = "kubefence"
 _DIR = {Direction.EGRESS: "egr", Direction.INGRESS: "ing"}
@@ -262,15 +264,34 @@ def _dispatch_rules(direction: Direction) -> list[NftRule]:
     ]
 
 
+CHECKED_MARK = 0x00100000  # set on packets the agent's table let through; the guard twin skips them
+_CHECKED = NftRule((), MarkSet(CHECKED_MARK), "let through by this table")
+
+
+def guard_chains(chains: Sequence[Chain]) -> tuple[Chain, ...]:
+    """The guard twin's chains: the same, but its base chains run after the agent's table
+    (priority filter + 1) and accept at once what that table already let through, so the
+    second table costs one mark test per new connection unless the first one is gone."""
+    skip = NftRule((MarkBit(CHECKED_MARK),), Verdict(VerdictKind.ACCEPT), "checked by the agent's table")
+    out = []
+    for c in chains:
+        if c.hook is None:
+            out.append(c)
+        else:
+            body = tuple(r for r in c.rules if not isinstance(r.verdict, MarkSet))
+            out.append(Chain(c.name, (skip, *body), c.hook, priority=1))
+    return tuple(out)
+
+
 def _base_chains() -> list[Chain]:
     """``forward`` checks the source's egress then the destination's ingress; ``input`` (traffic
     to the node itself, e.g. a host-network pod) checks the source's egress; ``output`` (from
     the node or its host-network pods to a local pod) checks the destination's ingress."""
-    forward = [*_PREAMBLE, *_dispatch_rules(Direction.EGRESS), *_dispatch_rules(Direction.INGRESS)]
+    forward = [*_PREAMBLE, *_dispatch_rules(Direction.EGRESS), *_dispatch_rules(Direction.INGRESS), _CHECKED]
     return [
         Chain("forward", tuple(forward), Hook.FORWARD),
-        Chain("input", (*_PREAMBLE, *_dispatch_rules(Direction.EGRESS)), Hook.INPUT),
-        Chain("output", (*_PREAMBLE, *_dispatch_rules(Direction.INGRESS)), Hook.OUTPUT),
+        Chain("input", (*_PREAMBLE, *_dispatch_rules(Direction.EGRESS), _CHECKED), Hook.INPUT),
+        Chain("output", (*_PREAMBLE, *_dispatch_rules(Direction.INGRESS), _CHECKED), Hook.OUTPUT),
     ]
 
 

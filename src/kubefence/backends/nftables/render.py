@@ -18,6 +18,8 @@ from kubefence.backends.nftables.ast import (
     Icmpv6Type,
     L4Ports,
     L4Proto,
+    MarkBit,
+    MarkSet,
     Match,
     NamedPortsInSet,
     NftMap,
@@ -53,10 +55,14 @@ def _match_text(m: Match) -> str:
         return f"{m.family.value} daddr . meta l4proto . th dport @{m.set_name}"
     if isinstance(m, CtState):
         return f"ct state {{ {', '.join(m.states)} }}"
+    if isinstance(m, MarkBit):
+        return f"meta mark & {m.bit:#010x} == {m.bit:#010x}"
     return f"icmpv6 type {{ {', '.join(m.types)} }}"
 
 
-def _verdict_text(v: Verdict | Vmap) -> str:
+def _verdict_text(v: Verdict | Vmap | MarkSet) -> str:
+    if isinstance(v, MarkSet):
+        return f"meta mark set meta mark | {v.bit:#010x}"
     if isinstance(v, Vmap):
         return f"{v.family.value} {v.field} vmap @{v.map_name}"
     return f"{v.kind.value} {v.chain}" if v.chain else v.kind.value
@@ -109,7 +115,8 @@ def _map_text(m: NftMap) -> str:
 def _chain_text(c: Chain) -> list[str]:
     lines = [f"\tchain {c.name} {{"]
     if c.hook is not None:
-        lines.append(f"\t\ttype filter hook {c.hook.value} priority filter; policy accept;")
+        priority = f"filter + {c.priority}" if c.priority else "filter"
+        lines.append(f"\t\ttype filter hook {c.hook.value} priority {priority}; policy accept;")
     lines += [f"\t\t{_rule_text(r)}" for r in c.rules]
     return [*lines, "\t}"]
 
@@ -157,12 +164,17 @@ def _match_json(m: Match) -> dict[str, Any]:
         return {"match": {"op": "==", "left": left, "right": f"@{m.set_name}"}}
     if isinstance(m, CtState):
         return {"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": list(m.states)}}
+    if isinstance(m, MarkBit):
+        return {"match": {"op": "==", "left": {"&": [{"meta": {"key": "mark"}}, m.bit]}, "right": m.bit}}
     assert isinstance(m, Icmpv6Type)
     icmp = {"payload": {"protocol": "icmpv6", "field": "type"}}
     return {"match": {"op": "==", "left": icmp, "right": {"set": list(m.types)}}}
 
 
-def _verdict_json(v: Verdict | Vmap) -> dict[str, Any]:
+def _verdict_json(v: Verdict | Vmap | MarkSet) -> dict[str, Any]:
+    if isinstance(v, MarkSet):
+        mark = {"meta": {"key": "mark"}}
+        return {"mangle": {"key": mark, "value": {"|": [mark, v.bit]}}}
     if isinstance(v, Vmap):
         return {"vmap": {"key": _payload(v.family, v.field), "data": f"@{v.map_name}"}}
     if v.chain:
@@ -210,7 +222,7 @@ def _map_json(table: str, m: NftMap) -> dict[str, Any]:
 def _chain_json(table: str, c: Chain) -> dict[str, Any]:
     body: dict[str, Any] = {"family": "inet", "table": table, "name": c.name}
     if c.hook is not None:
-        body |= {"type": "filter", "hook": c.hook.value, "prio": 0, "policy": "accept"}
+        body |= {"type": "filter", "hook": c.hook.value, "prio": c.priority, "policy": "accept"}
     return {"add": {"chain": body}}
 
 
