@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes.util
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from typer.testing import CliRunner
 from kubefence.cli.app import app
 
 HERE = Path(__file__).parent
+PRIVILEGED = HERE / "privileged"
 VENDORED = HERE / "conformance"
 SHARED = HERE.parent.parent / "shared" / "conformance"
 
@@ -58,3 +61,20 @@ def runner() -> CliRunner:
 
 def invoke(runner: CliRunner, *args: str, input: str | None = None) -> Any:
     return runner.invoke(app, list(args), input=input, catch_exceptions=False)
+
+
+# Every test under tests/privileged/ needs root and the kernel tools: it is marked
+# ``privileged`` and skipped, with the reason, when any is missing (./scripts/test installs them).
+def _missing() -> list[str]:
+    missing = [] if os.geteuid() == 0 else ["root"]
+    missing += [tool for tool in ("ip", "nft", "conntrack") if shutil.which(tool) is None]
+    return missing + ([] if ctypes.util.find_library("nftables") else ["libnftables"])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    missing = _missing()
+    for item in items:
+        if PRIVILEGED in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.privileged)
+            if missing:
+                item.add_marker(pytest.mark.skip(reason=f"needs {', '.join(missing)}"))

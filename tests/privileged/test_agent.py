@@ -16,14 +16,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [
-    pytest.mark.privileged,
-    pytest.mark.skipif(
-        os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("nft"),
-        reason="needs root, iproute2 and nftables",
-    ),
-]
-
 DEMO = Path(__file__).parents[2] / "src" / "kubefence" / "examples" / "demo"
 
 

@@ -4,30 +4,18 @@ rules), while the entry of a flow that is still allowed stays."""
 
 from __future__ import annotations
 
-import os
 import secrets
-import shutil
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
 
-import pytest
-
 from kubefence.engine.probes import Probe
 from kubefence.ir.ports import Protocol
 from kubefence.lab.run import Lab
 from kubefence.workspace.load import load_workspace
 from lab_fixtures import CLUSTER
-
-pytestmark = [
-    pytest.mark.privileged,
-    pytest.mark.skipif(
-        os.geteuid() != 0 or not shutil.which("conntrack") or not shutil.which("nft"),
-        reason="needs root, conntrack and nftables",
-    ),
-]
 
 POLICY = textwrap.dedent("""\
     apiVersion: networking.k8s.io/v1

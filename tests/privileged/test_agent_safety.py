@@ -6,9 +6,7 @@ period. Every loop is bounded in count and time."""
 
 from __future__ import annotations
 
-import os
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,21 +14,11 @@ import textwrap
 import time
 from pathlib import Path
 
-import pytest
-
 from kubefence.engine.probes import Probe
 from kubefence.ir.ports import Protocol
 from kubefence.lab.run import Lab
 from kubefence.workspace.load import load_workspace
 from lab_fixtures import CLUSTER
-
-pytestmark = [
-    pytest.mark.privileged,
-    pytest.mark.skipif(
-        os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("nft"),
-        reason="needs root, iproute2 and nftables",
-    ),
-]
 
 POLICY = textwrap.dedent("""\
     apiVersion: networking.k8s.io/v1

@@ -7,7 +7,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
-import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -22,14 +21,6 @@ from kubefence.ir.ports import ContainerPort, Protocol
 from kubefence.ir.selectors import Labels
 from kubefence.lab.run import Lab
 from strategies import NAMESPACES, labels, policies
-
-pytestmark = [
-    pytest.mark.privileged,
-    pytest.mark.skipif(
-        os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("nft"),
-        reason="needs root, iproute2 and nftables",
-    ),
-]
 
 PROBES = [Probe(80, Protocol.TCP), Probe(53, Protocol.UDP), Probe(81, Protocol.SCTP)]
 PORTS = (ContainerPort(80, Protocol.TCP, "web"), ContainerPort(53, Protocol.UDP, "dns"))

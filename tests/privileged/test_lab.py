@@ -27,12 +27,6 @@ from kubefence.lab import Lab, Mode, NoEnforcer, destroy
 from kubefence.lab.netns import NETNS_DIR, alive, run_in
 from kubefence.lab.state import state_path
 
-pytestmark = [
-    pytest.mark.privileged,
-    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
-    pytest.mark.skipif(shutil.which("ip") is None, reason="the lab needs iproute2's ip"),
-]
-
 PROBES = [Probe(port, proto) for port in (80, 81) for proto in (Protocol.TCP, Protocol.UDP, Protocol.SCTP)]
 MANIFEST = """
 apiVersion: v1

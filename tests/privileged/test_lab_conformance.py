@@ -7,9 +7,7 @@ the agents with it: each case reaches the kernel as an in-place policy change.""
 
 from __future__ import annotations
 
-import os
 import secrets
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,14 +20,6 @@ from kubefence.ir.ports import Protocol
 from kubefence.lab.plan import Mode
 from kubefence.lab.run import Lab
 from kubefence.workspace.load import load_workspace
-
-pytestmark = [
-    pytest.mark.privileged,
-    pytest.mark.skipif(
-        os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("nft"),
-        reason="needs root, iproute2 and nftables",
-    ),
-]
 
 CASES = conformance_cases()
 

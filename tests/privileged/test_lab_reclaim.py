@@ -5,23 +5,15 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import signal
 import time
 from pathlib import Path
-
-import pytest
 
 from kubefence.engine.probes import Probe
 from kubefence.ir.ports import Protocol
 from kubefence.lab import netns
 from kubefence.lab.run import Lab, reclaim_crashed
 from kubefence.workspace.load import load_workspace
-
-pytestmark = [
-    pytest.mark.privileged,
-    pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("ip"), reason="needs root and iproute2"),
-]
 
 MODEL = Path(__file__).parents[1] / "conformance" / "model-xyz.yaml"
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import subprocess
 from collections.abc import Iterator
 from typing import Any
@@ -21,11 +20,6 @@ from kubefence.cluster.snapshot import ClusterSnapshot
 from kubefence.ir.model import Policy
 from kubefence.workspace.load import Workspace
 from strategies import policies, snapshots
-
-pytestmark = [
-    pytest.mark.privileged,
-    pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("ip"), reason="needs root and iproute2"),
-]
 
 
 @pytest.fixture(scope="module")
