@@ -4,8 +4,8 @@ The lab calls ``AgentEnforcer(snapshot, policies)`` once per policy set and ``en
 netns)`` per node. Each node namespace keeps one ``Agent`` (libnftables context bound to that
 namespace) across policy sets, so a new policy set reaches the kernel the way a policy change
 reaches a running agent: in place, in one transaction. ``enforce`` returns once the node's
-tables are in the kernel. ``stop`` leaves them there (the next policy set patches them, and
-``lab down`` removes them with the namespaces); ``release`` deletes them.
+tables are in the kernel. ``stop`` leaves them there: the next policy set patches them, and
+``lab down`` removes them with the namespaces.
 """
 
 from __future__ import annotations
@@ -52,13 +52,3 @@ class AgentEnforcer:
 
     def stop(self) -> None:
         """Nothing to do: the tables stay for the next policy set or ``lab down``."""
-
-    @classmethod
-    def release(cls) -> None:
-        """Delete every table the lab agents of this process made, and forget them."""
-        for agent in cls.agents.values():
-            try:
-                agent.table.delete()
-            finally:
-                agent.table.nft.close()
-        cls.agents.clear()

@@ -114,12 +114,6 @@ class ClusterSnapshot:
                 return pod
         return None
 
-    def node_of_ip(self, ip: IPAddress) -> Node | None:
-        for node in self.nodes.values():
-            if ip in node.addresses:
-                return node
-        return None
-
 
 def _with_name_label(ns: Namespace) -> Namespace:
     if ns.labels.get(NAME_LABEL) == ns.name:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import ipaddress
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -57,7 +56,3 @@ def ip_text(ip: IPAddress) -> str:
 def host_elements(ips: Iterable[IPAddress], version: int) -> tuple[str, ...]:
     """Sorted, de-duplicated single addresses of one IP version."""
     return tuple(ip_text(ip) for ip in sorted({ip for ip in ips if ip.version == version}, key=int))
-
-
-def is_v4(text: str) -> bool:
-    return ipaddress.ip_address(text.split("-")[0].split("/")[0]).version == 4
