@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
+from pathlib import Path
 
 CLUSTER = textwrap.dedent("""\
     apiVersion: v1
@@ -19,3 +21,9 @@ CLUSTER = textwrap.dedent("""\
     f"spec: {{nodeName: n1}}\nstatus: {{podIP: 10.77.0.{i}}}\n"
     for i, name in ((1, "server"), (2, "good"), (3, "bad"))
 )
+
+
+def agent_command(netns: str, source: Path, *options: str) -> list[str]:
+    """``kubefence agent`` for node n1, run inside ``netns``, watching ``source`` every 50 ms."""
+    agent = [sys.executable, "-m", "kubefence", "agent", "--node", "n1", "--source", str(source)]
+    return ["ip", "netns", "exec", netns, *agent, "--interval", "0.05", *options]

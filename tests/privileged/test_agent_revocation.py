@@ -15,7 +15,7 @@ from kubefence.engine.probes import Probe
 from kubefence.ir.ports import Protocol
 from kubefence.lab.run import Lab
 from kubefence.workspace.load import load_workspace
-from lab_fixtures import CLUSTER
+from lab_fixtures import CLUSTER, agent_command
 
 POLICY = textwrap.dedent("""\
     apiVersion: networking.k8s.io/v1
@@ -67,22 +67,7 @@ def test_revoked_flows_are_cut(tmp_path: Path) -> None:
     ) as lab:
         node_ns = lab.plan.nodes[0].netns
         pods = {p.key: p.netns for p in lab.plan.pods}
-        cmd = [
-            "ip",
-            "netns",
-            "exec",
-            node_ns,
-            sys.executable,
-            "-m",
-            "kubefence",
-            "agent",
-            "--node",
-            "n1",
-            "--source",
-            str(source),
-            "--interval",
-            "0.05",
-        ]
+        cmd = agent_command(node_ns, source)
         agent = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             assert agent.stdout is not None

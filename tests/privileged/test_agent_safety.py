@@ -18,7 +18,7 @@ from kubefence.engine.probes import Probe
 from kubefence.ir.ports import Protocol
 from kubefence.lab.run import Lab
 from kubefence.workspace.load import load_workspace
-from lab_fixtures import CLUSTER
+from lab_fixtures import CLUSTER, agent_command
 
 POLICY = textwrap.dedent("""\
     apiVersion: networking.k8s.io/v1
@@ -67,24 +67,7 @@ def _prober(netns: str, seconds: float) -> subprocess.Popen[str]:
 
 
 def _agent(netns: str, source: Path) -> subprocess.Popen[str]:
-    cmd = [
-        "ip",
-        "netns",
-        "exec",
-        netns,
-        sys.executable,
-        "-m",
-        "kubefence",
-        "agent",
-        "--node",
-        "n1",
-        "--source",
-        str(source),
-        "--interval",
-        "0.05",
-        "--resync",
-        "0.5",
-    ]
+    cmd = agent_command(netns, source, "--resync", "0.5")
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
 
 
