@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kubefence.dialects.adminnetworkpolicy import AdminNetworkPolicyDialect
+from kubefence.dialects.antrea import AntreaDialect
+from kubefence.dialects.calico import CalicoDialect
+from kubefence.dialects.cilium import CiliumDialect
 from kubefence.dialects.networkpolicy import NetworkPolicyDialect
 
 if TYPE_CHECKING:
@@ -12,7 +15,13 @@ if TYPE_CHECKING:
 
 __all__ = ["DIALECTS", "dialect_for", "policy_kinds"]
 
-DIALECTS: tuple[Dialect, ...] = (NetworkPolicyDialect(), AdminNetworkPolicyDialect())
+DIALECTS: tuple[Dialect, ...] = (
+    NetworkPolicyDialect(),
+    AdminNetworkPolicyDialect(),
+    CalicoDialect(),
+    CiliumDialect(),
+    AntreaDialect(),
+)
 _BY_KIND: dict[tuple[str, str], Dialect] = {k: d for d in DIALECTS for k in d.kinds}
 
 

@@ -8,10 +8,20 @@ A policy sits in a ``Tier``; tiers are evaluated by rank, policies inside a tier
 
 - ``ISOLATING`` (Kubernetes NetworkPolicy): a pod selected in a direction is isolated; a flow is
   allowed iff some rule of some selecting policy matches, otherwise denied. Final either way.
-- ``ORDERED`` (AdminNetworkPolicy, Baseline): the first matching rule decides; ALLOW and DENY are
-  final, PASS skips the rest of the tier; no matching rule falls through to the next tier.
+- ``ORDERED`` (AdminNetworkPolicy, Baseline, Antrea tiers): the first matching rule decides; ALLOW
+  and DENY are final, PASS skips the rest of the tier; no matching rule falls through to the next tier.
+- ``ORDERED_DENY`` (a Calico tier with ``defaultAction: Deny``): as ORDERED, but a flow of a pod
+  the tier selects that no rule matches is denied ("end of tier drop").
+- ``UNION`` (Cilium): no order; a matching DENY rule of any selecting policy wins, else a matching
+  ALLOW rule allows, else the flow is denied if some selecting policy isolates the direction
+  (``Policy.isolating``), and falls through otherwise.
 
-After the last tier the flow is allowed (Kubernetes default).
+After the last tier the flow is allowed (Kubernetes default; Calico's namespace profile).
+
+A rule with an ``l7`` predicate (HTTP) decides only for requests it matches: in ORDERED tiers
+its L3/L4 match hands the flow to the L7 engine, which denies what it does not allow (Antrea);
+in UNION tiers it allows only matching requests (Cilium). Traffic that is not an HTTP request is
+not a match.
 """
 
 from __future__ import annotations
@@ -20,6 +30,8 @@ import enum
 from dataclasses import dataclass, field
 
 from kubefence.ir.addresses import IPBlock
+from kubefence.ir.expressions import Selector
+from kubefence.ir.l7 import HTTPRule
 from kubefence.ir.ports import PortMatch
 from kubefence.ir.provenance import Source
 from kubefence.ir.selectors import LabelSelector
@@ -31,13 +43,22 @@ __all__ = [
     "ORDERED_TIER_KINDS",
     "Action",
     "AnyPeer",
+    "CompoundPeer",
     "Direction",
+    "Entity",
+    "EntityPeer",
+    "ExternalBlockPeer",
+    "FQDNPeer",
+    "GroupRefPeer",
     "IPBlockPeer",
+    "LabelView",
+    "NetworkSetPeer",
     "NodePeer",
     "Peer",
     "PodPeer",
     "PodSelection",
     "Policy",
+    "RelativeNamespacePeer",
     "Rule",
     "Tier",
     "TierKind",
@@ -61,6 +82,12 @@ class Action(enum.Enum):
     ALLOW = "allow"
     DENY = "deny"
     PASS = "pass"
+    REJECT = "reject"
+
+    @property
+    def denies(self) -> bool:
+        """DENY and REJECT both stop the flow (REJECT also answers with a RST / ICMP error)."""
+        return self is Action.DENY or self is Action.REJECT
 
 
 class TierKind(enum.Enum):
@@ -68,24 +95,44 @@ class TierKind(enum.Enum):
 
     ISOLATING = "isolating"
     ORDERED = "ordered"
+    ORDERED_DENY = "ordered-deny"
+    UNION = "union"
 
 
 @dataclass(frozen=True, slots=True, order=True)
 class Tier:
-    """A stage of the evaluation pipeline; lower ``rank`` is evaluated first."""
+    """A stage of the evaluation pipeline; lower ``rank`` is evaluated first. A PASS in a tier
+    with ``pass_to`` skips every tier ranked below it (Antrea: Pass goes to NetworkPolicy)."""
 
-    rank: int
+    rank: float
     name: str
     kind: TierKind = field(compare=False)
+    pass_to: float | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         return self.name
 
 
-ORDERED_TIER_KINDS = frozenset({TierKind.ORDERED})
+ORDERED_TIER_KINDS = frozenset({TierKind.ORDERED, TierKind.ORDERED_DENY})
 ADMIN = Tier(100, "Admin", TierKind.ORDERED)
 NETWORK_POLICY = Tier(200, "NetworkPolicy", TierKind.ISOLATING)
 BASELINE = Tier(300, "Baseline", TierKind.ORDERED)
+
+
+class LabelView(enum.Enum):
+    """Which labels a selector sees.
+
+    ``PLAIN``: the object's own labels (Kubernetes APIs). ``CNI``: also the labels Calico and
+    Cilium attach by themselves (semantics reference §3.4, §4.5): on pods
+    ``projectcalico.org/namespace``, ``projectcalico.org/orchestrator=k8s``,
+    ``projectcalico.org/serviceaccount``, ``pcns.<namespace label>``, ``pcsa.projectcalico.org/name``,
+    ``io.kubernetes.pod.namespace``, ``io.cilium.k8s.policy.serviceaccount``,
+    ``io.cilium.k8s.policy.cluster=default`` and ``io.cilium.k8s.namespace.labels.<key>``; on
+    namespaces ``projectcalico.org/name``.
+    """
+
+    PLAIN = "plain"
+    CNI = "cni"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,12 +140,14 @@ class PodSelection:
     """Pod-network pods chosen by namespace and labels; host-network pods never match.
 
     Exactly one of ``namespace`` (one fixed namespace, e.g. a NetworkPolicy's own) and
-    ``namespace_selector`` (namespaces by label) is set.
+    ``namespace_selector`` (namespaces by label) is set. Selectors are Kubernetes label
+    selectors or Calico selector expressions, matched against the labels of ``view``.
     """
 
-    pod_selector: LabelSelector
+    pod_selector: Selector
     namespace: str | None = None
-    namespace_selector: LabelSelector | None = None
+    namespace_selector: Selector | None = None
+    view: LabelView = LabelView.PLAIN
 
     def __str__(self) -> str:
         where = (
@@ -147,12 +196,133 @@ class AnyPeer:
         return "any peer"
 
 
-Peer = PodPeer | IPBlockPeer | NodePeer | AnyPeer
+class Entity(enum.Enum):
+    """Groups of endpoints named by role rather than by label (Cilium entities, §4.6)."""
+
+    WORLD = "world"  # addresses outside the cluster: not a pod, not a node
+    CLUSTER = "cluster"  # every pod and every node
+    NODES = "nodes"  # every node address (Cilium host + remote-node; host-network pods too)
+    ALL = "all"
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class EntityPeer:
+    """The endpoints of an Entity."""
+
+    entity: Entity
+
+    def __str__(self) -> str:
+        return f"entity {self.entity.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalBlockPeer:
+    """Addresses in the block that are outside the cluster: never a pod nor a node
+    (Cilium CIDR rules, §4.8)."""
+
+    block: IPBlock
+
+    def __str__(self) -> str:
+        return f"CIDR {self.block} (outside the cluster)"
+
+
+@dataclass(frozen=True, slots=True)
+class FQDNPeer:
+    """Outside addresses that DNS gives for a name. ``pattern`` is a DNS name with ``*``
+    wildcards (``*`` alone: every name; ``*`` in a label: any characters but ``.``; a leading
+    ``**.``: any number of labels). Matched only against a DNS map the user gives."""
+
+    pattern: str
+
+    def __str__(self) -> str:
+        return f"FQDN {self.pattern}"
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRefPeer:
+    """A named group of peers (Antrea ClusterGroup/Group), replaced by its members when the
+    workspace is linked; one that names no group matches nothing."""
+
+    kind: str
+    name: str
+    namespace: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return f"{self.kind} {where}"
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkSetPeer:
+    """The nets of the Calico NetworkSets / GlobalNetworkSets whose labels ``selector`` matches,
+    replaced by IPBlockPeers when the workspace is linked. ``namespace``: only NetworkSets of
+    that namespace; ``namespace_selector``: NetworkSets of matching namespaces; ``global_sets``:
+    GlobalNetworkSets too; neither namespace field: NetworkSets of every namespace."""
+
+    selector: Selector
+    namespace: str | None = None
+    namespace_selector: Selector | None = None
+    global_sets: bool = False
+
+    def __str__(self) -> str:
+        return f"network sets [{self.selector}]"
+
+
+@dataclass(frozen=True, slots=True)
+class RelativeNamespacePeer:
+    """Antrea ``namespaces`` peers (§5.2), relative to the subject pod's namespace N: pods
+    matching ``pod_selector`` in N itself (``same_labels`` empty: ``match: Self``) or in every
+    namespace whose values for all ``same_labels`` keys equal N's (none if N lacks a key).
+    The engine expands it per subject namespace before resolving."""
+
+    pod_selector: LabelSelector
+    same_labels: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        how = f"sameLabels {list(self.same_labels)}" if self.same_labels else "its own namespace"
+        return f"pods [{self.pod_selector}] in {how}"
+
+
+@dataclass(frozen=True, slots=True)
+class CompoundPeer:
+    """Matches when some ``any_of`` peer matches (or ``any_of`` is empty), every ``all_of`` peer
+    matches and no ``none_of`` peer does (Calico rules AND their criteria: selector, nets,
+    notNets, notSelector...). All three empty: everything."""
+
+    any_of: tuple[Peer, ...] = ()
+    all_of: tuple[Peer, ...] = ()
+    none_of: tuple[Peer, ...] = ()
+
+    def __str__(self) -> str:
+        parts = []
+        if self.any_of:
+            parts.append(" or ".join(str(p) for p in self.any_of))
+        parts += [str(p) for p in self.all_of]
+        parts += [f"not {p}" for p in self.none_of]
+        return " and ".join(f"({p})" if " or " in p else p for p in parts) or "any peer"
+
+
+Peer = (
+    PodPeer
+    | IPBlockPeer
+    | NodePeer
+    | AnyPeer
+    | EntityPeer
+    | ExternalBlockPeer
+    | FQDNPeer
+    | GroupRefPeer
+    | NetworkSetPeer
+    | RelativeNamespacePeer
+    | CompoundPeer
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One rule: it matches a flow when some peer matches and some port matches."""
+    """One rule: it matches a flow when some peer matches and some port of ``ports`` but none of
+    ``except_ports`` matches (``ports`` None: every protocol and port). ``l7``: see the module
+    docstring."""
 
     direction: Direction
     action: Action
@@ -161,6 +331,8 @@ class Rule:
     index: int
     source: Source
     name: str | None = None
+    except_ports: tuple[PortMatch, ...] = ()
+    l7: HTTPRule | None = None
 
     @property
     def label(self) -> str:
@@ -172,17 +344,27 @@ class Rule:
 @dataclass(frozen=True, slots=True)
 class Policy:
     """A policy object of any dialect, in its tier. ``directions`` are the directions it
-    affects: for ISOLATING tiers, the directions it isolates (NetworkPolicy policyTypes)."""
+    affects: for ISOLATING tiers, the directions it isolates (NetworkPolicy policyTypes).
+
+    Order inside a tier: ``priority``, then ``tiebreak`` (a dialect's own tie rule, e.g. Calico's
+    ``name/namespace/kind`` string), then namespace and name, then ``part``: a dialect whose
+    objects apply different rules to different pods (Antrea rule-level appliedTo, Cilium
+    ``specs``) emits one Policy per part, in rule order. ``isolates``: for UNION tiers, the
+    directions in which the policy turns on default deny (None: ``directions``).
+    """
 
     kind: str
     name: str
     namespace: str | None
     tier: Tier
-    priority: int
+    priority: float
     subject: PodSelection
     directions: frozenset[Direction]
     rules: tuple[Rule, ...]
     source: Source
+    tiebreak: str = ""
+    part: int = 0
+    isolates: frozenset[Direction] | None = None
 
     @property
     def key(self) -> str:
@@ -194,5 +376,14 @@ class Policy:
         return tuple(r for r in self.rules if r.direction is direction)
 
     @property
-    def order_key(self) -> tuple[Tier, int, str, str]:
-        return (self.tier, self.priority, self.namespace or "", self.name)
+    def order_key(self) -> tuple[Tier, float, str, str, str, int]:
+        return (self.tier, self.priority, self.tiebreak, self.namespace or "", self.name, self.part)
+
+    @property
+    def dialect(self) -> str:
+        return self.source.dialect
+
+    def isolates_direction(self, direction: Direction) -> bool:
+        """Whether the policy turns on default deny for ``direction`` (UNION tiers)."""
+        wanted = self.isolates if self.isolates is not None else self.directions
+        return direction in wanted
