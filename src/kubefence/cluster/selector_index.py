@@ -9,21 +9,28 @@ thousands of pods are single integer operations.
 
 Invariants: ``group_of[i]`` is the group of ``snapshot.pods[i]``, or -1 for host-network pods,
 which are never subjects nor selector peers (§0.1, §1.7 option b); group ids are dense and
-``group_key[g] = (namespace, labels)``.
+``group_key[g] = (namespace, labels, service account)``.
+
+Selections in ``LabelView.CNI`` see each group's labels plus the CNI-derived ones
+(``cluster.views``); Calico expressions, which have no posting-list form, are evaluated once per
+group and cached.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kubefence.ir.selectors import Operator
+from kubefence.cluster.views import cni_namespace_labels, cni_pod_labels
+from kubefence.ir.model import LabelView
+from kubefence.ir.selectors import LabelSelector, Operator
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from kubefence.cluster.snapshot import ClusterSnapshot
+    from kubefence.ir.expressions import Selector
     from kubefence.ir.model import PodSelection
-    from kubefence.ir.selectors import Labels, LabelSelector, Requirement
+    from kubefence.ir.selectors import Labels, Requirement
 
 __all__ = ["LabelPostings", "SelectorIndex"]
 
@@ -84,24 +91,27 @@ class SelectorIndex:
 
     def __init__(self, snapshot: ClusterSnapshot) -> None:
         self.snapshot = snapshot
-        ids: dict[tuple[str, Labels], int] = {}
+        ids: dict[tuple[str, Labels, str], int] = {}
         self.group_of: list[int] = []
         self.group_members: list[int] = []  # group → bitset over snapshot.pods
         for i, pod in enumerate(snapshot.pods):
             if pod.host_network:
                 self.group_of.append(-1)
                 continue
-            g = ids.setdefault((pod.namespace, pod.labels), len(ids))
+            g = ids.setdefault((pod.namespace, pod.labels, pod.service_account), len(ids))
             if g == len(self.group_members):
                 self.group_members.append(0)
             self.group_members[g] |= 1 << i
             self.group_of.append(g)
         self.group_key = list(ids)
-        self.labels = LabelPostings(labels for _, labels in self.group_key)
+        self.labels = LabelPostings(labels for _, labels, _ in self.group_key)
+        self._cni_postings: LabelPostings | None = None
+        self._cni_labels: list[Labels] | None = None
         self._by_namespace: dict[str, int] = {}
-        for g, (namespace, _) in enumerate(self.group_key):
+        for g, (namespace, _, _) in enumerate(self.group_key):
             self._by_namespace[namespace] = self._by_namespace.get(namespace, 0) | (1 << g)
-        self._ns_selector: dict[LabelSelector, frozenset[str]] = {}
+        self._ns_selector: dict[tuple[Selector, LabelView], frozenset[str]] = {}
+        self._expr: dict[tuple[Selector, LabelView], int] = {}
         self._selection: dict[PodSelection, int] = {}
         self._pods: dict[int, int] = {}
         self._node_selector: dict[LabelSelector, frozenset[str]] = {}
@@ -126,10 +136,41 @@ class SelectorIndex:
                 scope = self._by_namespace.get(selection.namespace, 0)
             else:
                 assert selection.namespace_selector is not None
-                scope = self.groups_in(self.namespaces_matching(selection.namespace_selector))
-            found = scope & self.labels.matching(selection.pod_selector) if scope else 0
+                names = self.namespaces_matching(selection.namespace_selector, selection.view)
+                scope = self.groups_in(names)
+            found = scope & self.groups_matching(selection.pod_selector, selection.view) if scope else 0
             self._selection[selection] = found
         return found
+
+    def groups_matching(self, selector: Selector, view: LabelView = LabelView.PLAIN) -> int:
+        """The groups whose labels (in ``view``) ``selector`` matches, as a bitset."""
+        if isinstance(selector, LabelSelector):
+            postings = self.labels if view is LabelView.PLAIN else self._cni()
+            return postings.matching(selector)
+        key = (selector, view)
+        found = self._expr.get(key)
+        if found is None:
+            labels = self._cni_view() if view is LabelView.CNI else [k[1] for k in self.group_key]
+            found = 0
+            for g, group_labels in enumerate(labels):
+                if selector.matches(group_labels):
+                    found |= 1 << g
+            self._expr[key] = found
+        return found
+
+    def _cni_view(self) -> list[Labels]:
+        if self._cni_labels is None:
+            snap = self.snapshot
+            self._cni_labels = [
+                cni_pod_labels(labels, ns, snap.namespace_labels(ns), account)
+                for ns, labels, account in self.group_key
+            ]
+        return self._cni_labels
+
+    def _cni(self) -> LabelPostings:
+        if self._cni_postings is None:
+            self._cni_postings = LabelPostings(self._cni_view())
+        return self._cni_postings
 
     def pods_of_groups(self, groups: int) -> int:
         """The pods of a group bitset, as a bitset over ``snapshot.pods``."""
@@ -158,12 +199,16 @@ class SelectorIndex:
 
     # namespaces and nodes ------------------------------------------------------------------
 
-    def namespaces_matching(self, selector: LabelSelector) -> frozenset[str]:
-        if selector not in self._ns_selector:
-            self._ns_selector[selector] = frozenset(
-                name for name, ns in self.snapshot.namespaces.items() if selector.matches(ns.labels)
+    def namespaces_matching(self, selector: Selector, view: LabelView = LabelView.PLAIN) -> frozenset[str]:
+        key = (selector, view)
+        if key not in self._ns_selector:
+            cni = view is LabelView.CNI
+            self._ns_selector[key] = frozenset(
+                name
+                for name, ns in self.snapshot.namespaces.items()
+                if selector.matches(cni_namespace_labels(name, ns.labels) if cni else ns.labels)
             )
-        return self._ns_selector[selector]
+        return self._ns_selector[key]
 
     def nodes_matching(self, selector: LabelSelector) -> frozenset[str]:
         if selector not in self._node_selector:

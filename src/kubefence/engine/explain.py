@@ -11,6 +11,7 @@ import enum
 from dataclasses import dataclass
 
 from kubefence.engine.probes import Probe
+from kubefence.ir.l7 import HTTPRequest
 from kubefence.ir.model import Action, Direction, Policy, Rule
 
 __all__ = ["DirectionTrace", "Explanation", "NearMiss", "RuleRef", "Verdict"]
@@ -53,7 +54,8 @@ class RuleRef:
             "namespace": self.policy.namespace,
             "kind": self.policy.kind,
             "tier": self.policy.tier.name,
-            "priority": self.policy.priority,
+            "priority": _number(self.policy.priority),
+            "dialect": self.policy.dialect,
             "rule": self.rule.index if self.rule else None,
             "rule_name": self.rule.name if self.rule else None,
             "direction": self.rule.direction.value if self.rule else None,
@@ -61,6 +63,13 @@ class RuleRef:
             "line": self.line,
             "action": self.action.value,
         }
+
+
+def _number(value: float) -> float | int | None:
+    """A priority for JSON: whole numbers as ints, "absent" (infinite) as null."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return None
+    return int(value) if float(value).is_integer() else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +115,7 @@ class Explanation:
     reason: str
     egress: DirectionTrace | None
     ingress: DirectionTrace | None
+    request: HTTPRequest | None = None
 
     @property
     def deciding_rules(self) -> tuple[RuleRef, ...]:
@@ -123,4 +133,9 @@ class Explanation:
             "to": self.dst,
             "port": self.probe.port,
             "protocol": self.probe.protocol.value,
+            **({"http": _request_json(self.request)} if self.request else {}),
         }
+
+
+def _request_json(request: HTTPRequest) -> dict[str, object]:
+    return {"method": request.method, "path": request.path, "host": request.host}

@@ -9,18 +9,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kubefence.cluster.views import cni_namespace_labels, cni_pod_labels
 from kubefence.ir.model import (
     Action,
     AnyPeer,
+    CompoundPeer,
     Direction,
+    Entity,
+    EntityPeer,
+    ExternalBlockPeer,
     IPBlockPeer,
+    LabelView,
     NodePeer,
+    Peer,
     PodPeer,
     PodSelection,
     Policy,
     Rule,
 )
-from kubefence.ir.ports import NamedPort, Protocol
+from kubefence.ir.ports import NamedPort, PortMatch, Protocol
 
 if TYPE_CHECKING:
     from kubefence.cluster.snapshot import ClusterSnapshot, Pod
@@ -41,49 +48,87 @@ def in_selection(snap: ClusterSnapshot, sel: PodSelection, pod: Pod | None) -> b
         return False
     if sel.namespace is not None and pod.namespace != sel.namespace:
         return False
+    ns_labels = snap.namespace_labels(pod.namespace)
+    cni = sel.view is LabelView.CNI
     if sel.namespace_selector is not None and not sel.namespace_selector.matches(
-        snap.namespace_labels(pod.namespace)
+        cni_namespace_labels(pod.namespace, ns_labels) if cni else ns_labels
     ):
         return False
-    return sel.pod_selector.matches(pod.labels)
+    labels = cni_pod_labels(pod.labels, pod.namespace, ns_labels, pod.service_account) if cni else pod.labels
+    return sel.pod_selector.matches(labels)
+
+
+def _node_of(snap: ClusterSnapshot, ip: IPAddress) -> str | None:
+    return next((n.name for n in snap.nodes.values() if ip in n.addresses), None)
+
+
+def _entity_ok(snap: ClusterSnapshot, entity: Entity, remote: Remote) -> bool:
+    on_node = _node_of(snap, remote.ip) is not None
+    outside = remote.pod is None and not on_node
+    if remote.pod is not None and remote.pod.host_network:
+        outside = False
+    return {
+        Entity.ALL: True,
+        Entity.NONE: False,
+        Entity.WORLD: outside,
+        Entity.CLUSTER: not outside,
+        Entity.NODES: on_node,
+    }[entity]
+
+
+def one_peer_ok(snap: ClusterSnapshot, peer: Peer, remote: Remote, ipblock_pods: bool = True) -> bool:
+    """``ipblock_pods`` False: an ipBlock never matches a pod-network pod (Cilium, §4.8)."""
+    pod_network = remote.pod is not None and not remote.pod.host_network
+    if isinstance(peer, AnyPeer):
+        return True
+    if isinstance(peer, PodPeer):
+        return in_selection(snap, peer.selection, remote.pod)
+    if isinstance(peer, IPBlockPeer):
+        return peer.block.contains(remote.ip) and (ipblock_pods or not pod_network)
+    if isinstance(peer, ExternalBlockPeer):
+        return peer.block.contains(remote.ip) and _entity_ok(snap, Entity.WORLD, remote)
+    if isinstance(peer, NodePeer):
+        nodes = [n for n in snap.nodes.values() if peer.selector.matches(n.labels)]
+        return any(remote.ip in n.addresses for n in nodes)
+    if isinstance(peer, EntityPeer):
+        return _entity_ok(snap, peer.entity, remote)
+    if isinstance(peer, CompoundPeer):
+        return (
+            (not peer.any_of or any(one_peer_ok(snap, p, remote, ipblock_pods) for p in peer.any_of))
+            and all(one_peer_ok(snap, p, remote, ipblock_pods) for p in peer.all_of)
+            and not any(one_peer_ok(snap, p, remote, ipblock_pods) for p in peer.none_of)
+        )
+    return False
 
 
 def peer_ok(snap: ClusterSnapshot, rule: Rule, remote: Remote, ipblock_pods: bool = True) -> bool:
-    """``ipblock_pods`` False: an ipBlock never matches a pod-network pod (Cilium, §4.8)."""
-    pod_network = remote.pod is not None and not remote.pod.host_network
-    for peer in rule.peers:
-        if isinstance(peer, AnyPeer):
-            return True
-        if isinstance(peer, PodPeer) and in_selection(snap, peer.selection, remote.pod):
-            return True
-        if isinstance(peer, IPBlockPeer) and peer.block.contains(remote.ip):
-            if ipblock_pods or not pod_network:
-                return True
-        if isinstance(peer, NodePeer):
-            nodes = [n for n in snap.nodes.values() if peer.selector.matches(n.labels)]
-            if any(remote.ip in n.addresses for n in nodes):
-                return True
-    return False
+    return any(one_peer_ok(snap, peer, remote, ipblock_pods) for peer in rule.peers)
+
+
+def _match_ok(m: PortMatch, dst: Pod | None, proto: Protocol, port: int) -> bool:
+    if isinstance(m, NamedPort):
+        if dst is None or dst.host_network:
+            return False
+        return any(
+            cp.name == m.name and cp.port == port and cp.protocol is proto and m.protocol in (None, proto)
+            for cp in dst.ports
+        )
+    return m.protocol is proto and (not proto.has_ports or m.start <= port <= m.end)
 
 
 def port_ok(rule: Rule, dst: Pod | None, proto: Protocol, port: int) -> bool:
-    if rule.ports is None:
+    if any(_match_ok(m, dst, proto, port) for m in rule.except_ports):
+        return False
+    return rule.ports is None or any(_match_ok(m, dst, proto, port) for m in rule.ports)
+
+
+def _union_ok(matched: list[Rule], in_tier: list[Policy], d: Direction) -> bool:
+    """Cilium: deny beats allow; nothing matched → denied only where a policy isolates."""
+    if any(r.action in (Action.DENY, Action.REJECT) for r in matched):
+        return False
+    if any(r.action is Action.ALLOW and r.l7 is None for r in matched):
         return True
-    for m in rule.ports:
-        if isinstance(m, NamedPort):
-            if dst is None or dst.host_network:
-                continue
-            for cp in dst.ports:
-                if (
-                    cp.name == m.name
-                    and cp.port == port
-                    and cp.protocol is proto
-                    and m.protocol in (None, proto)
-                ):
-                    return True
-        elif m.protocol is proto and m.start <= port <= m.end:
-            return True
-    return False
+    return not any(p.isolates_direction(d) for p in in_tier)
 
 
 def direction_ok(
@@ -98,38 +143,37 @@ def direction_ok(
     ipblock_pods: bool = True,
 ) -> bool:
     mine = [p for p in pols if d in p.directions and in_selection(snap, p.subject, subject)]
+    node = _node_of(snap, remote.ip)
+    local = d is Direction.INGRESS and node is not None and node == subject.node
+
+    def hits(p: Policy) -> list[Rule]:
+        return [
+            r
+            for r in p.rules_for(d)
+            if peer_ok(snap, r, remote, ipblock_pods) and port_ok(r, dst, proto, port)
+        ]
+
+    skip_below = None
     for tier in sorted({p.tier for p in mine}):
-        in_tier = [p for p in mine if p.tier == tier]
-        if tier.kind.value == "isolating":
-            node = next((n for n in snap.nodes.values() if remote.ip in n.addresses), None)
-            if d is Direction.INGRESS and node is not None and node.name == subject.node:
-                return True
-            return any(
-                peer_ok(snap, r, remote, ipblock_pods) and port_ok(r, dst, proto, port)
-                for p in in_tier
-                for r in p.rules_for(d)
-            )
-        decided = _first_match(snap, in_tier, d, remote, dst, proto, port, ipblock_pods)
-        if decided is not None and decided is not Action.PASS:
-            return decided is Action.ALLOW
+        if skip_below is not None and tier.rank < skip_below:
+            continue
+        in_tier = sorted((p for p in mine if p.tier == tier), key=lambda p: p.order_key)
+        kind = tier.kind.value
+        if kind in ("isolating", "union") and local:
+            return True
+        matched = [r for p in in_tier for r in hits(p)]
+        if kind == "isolating":
+            return any(r.action is Action.ALLOW and r.l7 is None for r in matched)
+        if kind == "union":
+            return _union_ok(matched, in_tier, d)
+        if matched:
+            first = matched[0]
+            if first.action is not Action.PASS:
+                return first.action is Action.ALLOW and first.l7 is None
+            skip_below = tier.pass_to
+        elif kind == "ordered-deny" and not local:
+            return False
     return True
-
-
-def _first_match(
-    snap: ClusterSnapshot,
-    pols: list[Policy],
-    d: Direction,
-    remote: Remote,
-    dst: Pod | None,
-    proto: Protocol,
-    port: int,
-    ipblock_pods: bool,
-) -> Action | None:
-    for p in pols:
-        for r in p.rules_for(d):
-            if peer_ok(snap, r, remote, ipblock_pods) and port_ok(r, dst, proto, port):
-                return r.action
-    return None
 
 
 def allowed(

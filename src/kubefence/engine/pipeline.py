@@ -45,8 +45,9 @@ def _tiers(query: DirectionQuery) -> list[tuple[Tier, list[Policy]]]:
 
 def _ordered(
     query: DirectionQuery, policies: list[Policy], undecided: ConnectionSet
-) -> tuple[ConnectionSet, ConnectionSet]:
-    """First-match tier: returns (allowed, still undecided)."""
+) -> tuple[ConnectionSet, ConnectionSet, ConnectionSet]:
+    """First-match tier: returns (allowed, passed, not matched). An L7 rule matches no
+    connection-level traffic: its L3/L4 match is a denial (the L7 engine drops non-HTTP)."""
     allowed = passed = ConnectionSet.empty()
     for policy in policies:
         for rule in policy.rules_for(query.direction):
@@ -56,11 +57,11 @@ def _ordered(
                 continue
             hit = query.ports(rule) & undecided
             undecided = undecided - hit
-            if rule.action is Action.ALLOW:
+            if rule.action is Action.ALLOW and rule.l7 is None:
                 allowed = allowed | hit
             elif rule.action is Action.PASS:
                 passed = passed | hit
-    return allowed, undecided | passed
+    return allowed, passed, undecided
 
 
 def _isolating(query: DirectionQuery, policies: list[Policy]) -> ConnectionSet:
@@ -70,19 +71,53 @@ def _isolating(query: DirectionQuery, policies: list[Policy]) -> ConnectionSet:
     allowed = ConnectionSet.empty()
     for policy in policies:
         for rule in policy.rules_for(query.direction):
-            if query.peer_matches(rule):
+            if query.peer_matches(rule) and rule.action is Action.ALLOW and rule.l7 is None:
                 allowed = allowed | query.ports(rule)
     return allowed
+
+
+def _union(query: DirectionQuery, policies: list[Policy]) -> tuple[ConnectionSet, ConnectionSet]:
+    """Cilium (§7.3): (allowed, denied); what is neither is denied when a policy isolates."""
+    if query.direction is Direction.INGRESS and query.from_local_node:
+        return ConnectionSet.all(), ConnectionSet.empty()
+    allowed = denied = ConnectionSet.empty()
+    for policy in policies:
+        for rule in policy.rules_for(query.direction):
+            if not query.peer_matches(rule):
+                continue
+            if rule.action.denies:
+                denied = denied | query.ports(rule)
+            elif rule.action is Action.ALLOW and rule.l7 is None:
+                allowed = allowed | query.ports(rule)
+    if any(p.isolates_direction(query.direction) for p in policies):
+        return allowed - denied, ConnectionSet.all() - (allowed - denied)
+    return ConnectionSet.all() - denied, denied
 
 
 def allowed_connections(query: DirectionQuery) -> ConnectionSet:
     """Everything this direction lets through toward the remote."""
     undecided, allowed = ConnectionSet.all(), ConnectionSet.empty()
+    parked: list[tuple[float, ConnectionSet]] = []  # passed on, waiting for a later tier
     for tier, policies in _tiers(query):
+        held = ConnectionSet.empty()
+        for until, conns in parked:
+            if until > tier.rank:
+                held = held | conns
+        parked = [(until, conns) for until, conns in parked if until > tier.rank]
+        active = undecided - held
         if tier.kind is TierKind.ISOLATING:
-            return allowed | (undecided & _isolating(query, policies))
-        tier_allowed, undecided = _ordered(query, policies, undecided)
+            return allowed | (active & _isolating(query, policies))
+        if tier.kind is TierKind.UNION:
+            return allowed | (active & _union(query, policies)[0])
+        tier_allowed, passed, rest = _ordered(query, policies, active)
         allowed = allowed | tier_allowed
+        if tier.kind is TierKind.ORDERED_DENY and not (
+            query.direction is Direction.INGRESS and query.from_local_node
+        ):
+            rest = ConnectionSet.empty()
+        if tier.pass_to is not None and passed:
+            parked.append((tier.pass_to, passed))
+        undecided = held | passed | rest
         if not undecided:
             return allowed
     return allowed | undecided

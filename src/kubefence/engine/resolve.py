@@ -18,13 +18,27 @@ from typing import TYPE_CHECKING
 from kubefence.cluster.selector_index import SelectorIndex
 from kubefence.engine.atoms import AtomIndex
 from kubefence.engine.connset import ConnectionSet
-from kubefence.ir.model import AnyPeer, Direction, IPBlockPeer, NodePeer, Peer, PodPeer, Policy, Rule
+from kubefence.ir.model import (
+    AnyPeer,
+    CompoundPeer,
+    Direction,
+    Entity,
+    EntityPeer,
+    ExternalBlockPeer,
+    IPBlockPeer,
+    NodePeer,
+    Peer,
+    PodPeer,
+    Policy,
+    Rule,
+)
 from kubefence.ir.ports import ContainerPort, NamedPort, PortMatch, PortRange
 
 if TYPE_CHECKING:
-    from collections.abc import Hashable, Iterator, Sequence
+    from collections.abc import Hashable, Iterable, Iterator, Sequence
 
     from kubefence.engine.endpoints import Universe
+    from kubefence.ir.addresses import IPBlock
 
 __all__ = ["Resolution", "iter_bits", "ports_of_rule"]
 
@@ -53,18 +67,31 @@ def _named(match: NamedPort, dst_ports: Sequence[ContainerPort]) -> ConnectionSe
 
 
 def ports_of_rule(rule: Rule, dst_ports: Sequence[ContainerPort]) -> ConnectionSet:
-    """The connections a rule's ports cover, toward a destination declaring ``dst_ports``."""
+    """The connections a rule's ports (minus its except_ports) cover, toward a destination
+    declaring ``dst_ports``."""
     if rule.ports is None:
-        return ConnectionSet.all()
-    out = ConnectionSet.empty()
-    for match in rule.ports:
-        out = out | _port_match(match, dst_ports)
+        out = ConnectionSet.all()
+    else:
+        out = ConnectionSet.empty()
+        for match in rule.ports:
+            out = out | _port_match(match, dst_ports)
+    for match in rule.except_ports:
+        out = out - _port_match(match, dst_ports)
     return out
 
 
 def rule_names_ports(rule: Rule) -> bool:
     """Whether the rule's ports depend on the destination's declarations (a named port)."""
-    return any(isinstance(m, NamedPort) for m in rule.ports or ())
+    return any(isinstance(m, NamedPort) for m in (*(rule.ports or ()), *rule.except_ports))
+
+
+def peer_blocks(peer: Peer) -> Iterator[IPBlock]:
+    """The CIDR blocks a peer tests addresses against (inside compound peers too)."""
+    if isinstance(peer, IPBlockPeer | ExternalBlockPeer):
+        yield peer.block
+    elif isinstance(peer, CompoundPeer):
+        for child in (*peer.any_of, *peer.all_of, *peer.none_of):
+            yield from peer_blocks(child)
 
 
 class Resolution:
@@ -107,7 +134,7 @@ class Resolution:
                 ids = frozenset(self._peer_id(peer) for peer in rule.peers)
                 self.rule_peers[rule] = self._rule_peer_ids[id(rule)] = ids
         self.uses_named_ports = any(rule_names_ports(r) for p in self.policies for r in p.rules)
-        self.atoms = AtomIndex(p.block for p in self.peers if isinstance(p, IPBlockPeer))
+        self.atoms = AtomIndex(block for p in self.peers for block in peer_blocks(p))
         self.profile_of, profile_keys = self._profiles()
         subjects = self._profile_subjects(profile_keys)
         peers = self._profile_peers(profile_keys)
@@ -148,44 +175,40 @@ class Resolution:
         return _interned(members)
 
     def _profile_peers(self, keys: list[tuple[int, int, str | None]]) -> list[frozenset[int]]:
-        by_group: dict[int, list[int]] = {}
-        by_atom: dict[int, list[int]] = {}
-        by_node: dict[str, list[int]] = {}
-        for profile, (group, atom, node) in enumerate(keys):
-            if group >= 0:
-                by_group.setdefault(group, []).append(profile)
-            if self.ipblock_matches_pods or group < 0:  # group >= 0: a pod-network pod
-                by_atom.setdefault(atom, []).append(profile)
-            if node is not None:
-                by_node.setdefault(node, []).append(profile)
         members: list[list[int]] = [[] for _ in keys]
+        where = _Where(keys, self.ipblock_matches_pods)
         for k, peer in enumerate(self.peers):
-            for profile in self._peer_profiles(peer, by_group, by_atom, by_node, len(keys)):
+            for profile in self._peer_profiles(peer, where):
                 members[profile].append(k)
         return _interned(members)
 
-    def _peer_profiles(
-        self,
-        peer: Peer,
-        by_group: dict[int, list[int]],
-        by_atom: dict[int, list[int]],
-        by_node: dict[str, list[int]],
-        count: int,
-    ) -> Iterator[int]:
+    def _peer_profiles(self, peer: Peer, where: _Where) -> Iterator[int]:
         if isinstance(peer, PodPeer):
             for group in iter_bits(self.index.selection_groups(peer.selection)):
-                yield from by_group.get(group, ())
+                yield from where.by_group.get(group, ())
         elif isinstance(peer, AnyPeer):
-            yield from range(count)
-        elif isinstance(peer, IPBlockPeer):
-            atoms = self.atoms.atoms(peer.block)
-            for atom, profiles in by_atom.items():
-                if atoms >> atom & 1:
-                    yield from profiles
-        else:
-            assert isinstance(peer, NodePeer)
-            for node in self.index.nodes_matching(peer.selector):
-                yield from by_node.get(node, ())
+            yield from range(len(where.keys))
+        elif isinstance(peer, IPBlockPeer | ExternalBlockPeer):
+            by_atom = where.by_atom if isinstance(peer, IPBlockPeer) else where.outside_by_atom
+            yield from _in_atoms(self.atoms.atoms(peer.block), by_atom)
+        elif isinstance(peer, NodePeer):
+            yield from where.nodes(self.index.nodes_matching(peer.selector))
+        elif isinstance(peer, EntityPeer):
+            yield from where.entity(peer.entity)
+        elif isinstance(peer, CompoundPeer):
+            yield from self._compound(peer, where)
+        # FQDN, group, network-set and relative peers are bound before resolving
+        # (engine.prepare); any left over match nothing.
+
+    def _compound(self, peer: CompoundPeer, where: _Where) -> Iterator[int]:
+        found = set(range(len(where.keys)))
+        if peer.any_of:
+            found = {p for child in peer.any_of for p in self._peer_profiles(child, where)}
+        for child in peer.all_of:
+            found &= set(self._peer_profiles(child, where))
+        for child in peer.none_of:
+            found -= set(self._peer_profiles(child, where))
+        yield from sorted(found)
 
     def selecting(self, endpoint: int) -> tuple[Policy, ...]:
         """Policies whose subject is this endpoint, in evaluation order."""
@@ -213,6 +236,48 @@ class Resolution:
 
     def rule_matches_peer(self, rule: Rule, remote: int) -> bool:
         return not self.peers_of_rule(rule).isdisjoint(self.peer_sigs[remote])
+
+
+def _in_atoms(atoms: int, by_atom: dict[int, list[int]]) -> Iterator[int]:
+    for atom, profiles in by_atom.items():
+        if atoms >> atom & 1:
+            yield from profiles
+
+
+class _Where:
+    """Profiles by group, CIDR atom and node, and by entity (§4.6): what peers are matched on."""
+
+    def __init__(self, keys: list[tuple[int, int, str | None]], ipblock_matches_pods: bool) -> None:
+        self.keys = keys
+        self.by_group: dict[int, list[int]] = {}
+        self.by_atom: dict[int, list[int]] = {}
+        self.outside_by_atom: dict[int, list[int]] = {}
+        self.by_node: dict[str, list[int]] = {}
+        for profile, (group, atom, node) in enumerate(keys):
+            if group >= 0:
+                self.by_group.setdefault(group, []).append(profile)
+            if ipblock_matches_pods or group < 0:  # group >= 0: a pod-network pod
+                self.by_atom.setdefault(atom, []).append(profile)
+            if group < 0 and node is None:
+                self.outside_by_atom.setdefault(atom, []).append(profile)
+            if node is not None:
+                self.by_node.setdefault(node, []).append(profile)
+
+    def nodes(self, names: Iterable[str]) -> Iterator[int]:
+        for node in names:
+            yield from self.by_node.get(node, ())
+
+    def entity(self, entity: Entity) -> Iterator[int]:
+        for profile, (group, _, node) in enumerate(self.keys):
+            outside = group < 0 and node is None
+            if entity is Entity.ALL:
+                yield profile
+            elif entity is Entity.WORLD and outside:
+                yield profile
+            elif entity is Entity.CLUSTER and not outside:
+                yield profile
+            elif entity is Entity.NODES and node is not None:
+                yield profile
 
 
 def _interned(members: list[list[int]]) -> list[frozenset[int]]:

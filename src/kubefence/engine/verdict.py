@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from kubefence.engine.explain import DirectionTrace, Explanation, NearMiss, RuleRef, Verdict
 from kubefence.engine.probes import Probe
 from kubefence.engine.resolve import Resolution, ports_of_rule
+from kubefence.ir.l7 import HTTPRequest
 from kubefence.ir.model import Action, Direction, Policy, Rule, Tier, TierKind
 
 if TYPE_CHECKING:
@@ -20,7 +21,12 @@ if TYPE_CHECKING:
 
 __all__ = ["evaluate"]
 
-_VERDICT = {Action.ALLOW: Verdict.ALLOW, Action.DENY: Verdict.DENY, Action.PASS: Verdict.PASS}
+_VERDICT = {
+    Action.ALLOW: Verdict.ALLOW,
+    Action.DENY: Verdict.DENY,
+    Action.REJECT: Verdict.DENY,
+    Action.PASS: Verdict.PASS,
+}
 
 
 @dataclass
@@ -33,6 +39,7 @@ class _Walk:
     remote: int
     dst: int
     probe: Probe
+    request: HTTPRequest | None = None
     passed: list[RuleRef] = field(default_factory=list)
     near: list[NearMiss] = field(default_factory=list)
 
@@ -72,26 +79,43 @@ def _tiers(policies: tuple[Policy, ...]) -> list[tuple[Tier, list[Policy]]]:
     return sorted(grouped.items())
 
 
-def _ordered(walk: _Walk, policies: list[Policy]) -> RuleRef | None:
-    """First matching rule of the tier: ALLOW/DENY decide, PASS hands on (None = fall through)."""
+def _l7_action(walk: _Walk, rule: Rule) -> Verdict:
+    """An L7 rule whose L3/L4 part matched: ALLOW only for a request it allows."""
+    assert rule.l7 is not None
+    return Verdict.ALLOW if walk.request is not None and rule.l7.allows(walk.request) else Verdict.DENY
+
+
+def _l7_note(walk: _Walk, rule: Rule) -> str:
+    if walk.request is None:
+        return f"; its L7 rule ({rule.l7}) sees no HTTP request (give --http-method/--http-path)"
+    word = "allows" if rule.l7 is not None and rule.l7.allows(walk.request) else "does not allow"
+    return f"; its L7 rule ({rule.l7}) {word} {walk.request}"
+
+
+def _ordered(walk: _Walk, policies: list[Policy]) -> tuple[RuleRef | None, bool]:
+    """First matching rule of the tier: (the deciding ALLOW/DENY rule or None, whether a PASS
+    rule handed the flow on). An L7 rule that matches at L3/L4 decides: the L7 engine allows
+    the requests it matches and drops the rest (Antrea, §5.3)."""
     for policy in policies:
         for rule in policy.rules_for(walk.direction):
             peer_ok, port_ok = walk.peer_ok(rule), walk.port_ok(rule)
             if peer_ok and port_ok:
+                if rule.l7 is not None:
+                    return RuleRef(policy, rule, _l7_action(walk, rule)), False
                 ref = RuleRef(policy, rule, _VERDICT[rule.action])
                 if rule.action is Action.PASS:
                     walk.passed.append(ref)
-                    return None
-                return ref
+                    return None, True
+                return ref, False
             walk.note(policy, rule, peer_ok, port_ok)
-    return None
+    return None, False
 
 
 def _isolating(walk: _Walk, policies: list[Policy]) -> tuple[Verdict, tuple[RuleRef, ...]]:
     for policy in policies:
         for rule in policy.rules_for(walk.direction):
             peer_ok, port_ok = walk.peer_ok(rule), walk.port_ok(rule)
-            if peer_ok and port_ok:
+            if peer_ok and port_ok and (rule.l7 is None or _l7_action(walk, rule) is Verdict.ALLOW):
                 return Verdict.ALLOW, (RuleRef(policy, rule, Verdict.ALLOW),)
             walk.note(policy, rule, peer_ok, port_ok)
     return Verdict.DENY, tuple(RuleRef(p, None, Verdict.DENY) for p in policies)
@@ -126,13 +150,24 @@ def _direction(walk: _Walk) -> DirectionTrace:
     if not endpoint.managed:
         what = "a host-network pod" if endpoint.pod else "an address outside the cluster's pods"
         return _trace(walk, Verdict.ALLOW, (), f"{endpoint.key} is {what}: no policy governs its {d}")
+    skip_below: float | None = None
     for tier, policies in _tiers(_selected(walk)):
+        if skip_below is not None and tier.rank < skip_below:
+            continue
         if tier.kind is TierKind.ISOLATING:
             return _decide_isolating(walk, tier, policies)
-        ref = _ordered(walk, policies)
+        if tier.kind is TierKind.UNION:
+            return _decide_union(walk, tier, policies)
+        ref, passed = _ordered(walk, policies)
         if ref is not None:
-            word = "allows" if ref.action is Verdict.ALLOW else "denies"
-            return _trace(walk, ref.action, (ref,), f"{ref.describe()} {word} it")
+            return _decided(walk, ref)
+        if passed:
+            skip_below = tier.pass_to
+        elif tier.kind is TierKind.ORDERED_DENY and not _from_local_node(walk):
+            names = ", ".join(p.key for p in policies)
+            refs = tuple(RuleRef(p, None, Verdict.DENY) for p in policies)
+            why = f"end of tier {tier}: {names} select {endpoint.key} for {d} and no rule matches"
+            return _trace(walk, Verdict.DENY, refs, why)
     how = "after Pass" if walk.passed else "no policy decides"
     return _trace(walk, Verdict.ALLOW, (), f"{how}: {d} is allowed by default")
 
@@ -145,24 +180,77 @@ def _decide_isolating(walk: _Walk, tier: Tier, policies: list[Policy]) -> Direct
         )
     verdict, refs = _isolating(walk, policies)
     if verdict is Verdict.ALLOW:
-        return _trace(walk, verdict, refs, f"{refs[0].describe()} allows it")
+        return _decided(walk, refs[0])
     names = ", ".join(p.key for p in policies)
     return _trace(walk, verdict, refs, f"isolated for {d} by {names}, and no rule of theirs allows it")
 
 
-def evaluate(resolution: Resolution, src: int, dst: int, probe: Probe) -> Explanation:
-    """The verdict for src → dst on one probe, with both directions explained."""
+def _decided(walk: _Walk, ref: RuleRef) -> DirectionTrace:
+    word = "allows" if ref.action is Verdict.ALLOW else "denies"
+    rule = ref.rule
+    extra = _l7_note(walk, rule) if rule is not None and rule.l7 is not None else ""
+    if rule is not None and rule.action is Action.REJECT:
+        extra += " (rejects: the client gets a TCP reset / ICMP error)"
+    return _trace(walk, ref.action, (ref,), f"{ref.describe()} {word} it{extra}")
+
+
+def _union_matches(walk: _Walk, policies: list[Policy]) -> tuple[RuleRef | None, list[RuleRef], list[Rule]]:
+    """(first matching deny rule, matching allow rules, L7 rules whose request check failed)."""
+    allows: list[RuleRef] = []
+    l7_misses: list[Rule] = []
+    for policy in policies:
+        for rule in policy.rules_for(walk.direction):
+            peer_ok, port_ok = walk.peer_ok(rule), walk.port_ok(rule)
+            if not (peer_ok and port_ok):
+                walk.note(policy, rule, peer_ok, port_ok)
+            elif rule.action.denies:
+                return RuleRef(policy, rule, Verdict.DENY), [], []
+            elif rule.l7 is not None and _l7_action(walk, rule) is Verdict.DENY:
+                l7_misses.append(rule)
+            elif rule.action is Action.ALLOW:
+                allows.append(RuleRef(policy, rule, Verdict.ALLOW))
+    return None, allows, l7_misses
+
+
+def _decide_union(walk: _Walk, tier: Tier, policies: list[Policy]) -> DirectionTrace:
+    """Cilium (§7.3): any matching deny rule wins; else any matching allow; else default deny
+    if a selecting policy isolates the direction."""
+    d = walk.direction.value
+    if _from_local_node(walk):
+        return _trace(
+            walk, Verdict.ALLOW, (), f"traffic from the pod's own node is always allowed in by {tier}"
+        )
+    deny, allows, l7_misses = _union_matches(walk, policies)
+    if deny is not None:
+        return _decided(walk, deny)
+    if allows:
+        return _decided(walk, allows[0])
+    if not any(p.isolates_direction(walk.direction) for p in policies):
+        return _trace(walk, Verdict.ALLOW, (), f"no rule matches and no policy turns on default deny for {d}")
+    refs = tuple(RuleRef(p, None, Verdict.DENY) for p in policies)
+    names = ", ".join(p.key for p in policies)
+    why = f"default deny for {d} from {names}, and no rule of theirs allows it"
+    if l7_misses:
+        why += _l7_note(walk, l7_misses[0])
+    return _trace(walk, Verdict.DENY, refs, why)
+
+
+def evaluate(
+    resolution: Resolution, src: int, dst: int, probe: Probe, request: HTTPRequest | None = None
+) -> Explanation:
+    """The verdict for src → dst on one probe (and, for L7 rules, one HTTP request), with both
+    directions explained."""
     universe = resolution.universe
     s, t = universe.endpoints[src], universe.endpoints[dst]
     if src == dst:
         return Explanation(
             s.key, t.key, probe, True, "traffic from a pod to itself is always allowed", None, None
         )
-    egress = _direction(_Walk(resolution, Direction.EGRESS, src, dst, dst, probe))
-    ingress = _direction(_Walk(resolution, Direction.INGRESS, dst, src, dst, probe))
+    egress = _direction(_Walk(resolution, Direction.EGRESS, src, dst, dst, probe, request))
+    ingress = _direction(_Walk(resolution, Direction.INGRESS, dst, src, dst, probe, request))
     allowed = egress.allowed and ingress.allowed
     reason = _reason(egress, ingress)
-    return Explanation(s.key, t.key, probe, allowed, reason, egress, ingress)
+    return Explanation(s.key, t.key, probe, allowed, reason, egress, ingress, request)
 
 
 def _reason(egress: DirectionTrace, ingress: DirectionTrace) -> str:

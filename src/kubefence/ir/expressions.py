@@ -9,10 +9,13 @@ The text → tree parser lives with the Calico dialect (``dialects/calico_select
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kubefence.ir.selectors import LabelSelector
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = [
     "All",

@@ -85,7 +85,8 @@ class HTTPMatch:
         )
 
     def __str__(self) -> str:
-        parts = [f"{n} {m}" for n, m in (("method", self.method), ("path", self.path), ("host", self.host)) if m]
+        fields = (("method", self.method), ("path", self.path), ("host", self.host))
+        parts = [f"{n} {m}" for n, m in fields if m]
         parts += [f"header {n}" + (f"={v}" if v is not None else "") for n, v in self.headers]
         return ", ".join(parts) or "any request"
 
