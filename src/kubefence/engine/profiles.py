@@ -17,7 +17,9 @@ import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from kubefence.engine.tiers import CALICO_BUILTIN_TIERS, CALICO_DEFAULT, CILIUM, antrea_tier, calico_tier
 from kubefence.ir.diagnostics import Diagnostic, Severity
+from kubefence.ir.model import NETWORK_POLICY
 from kubefence.ir.ports import MAX_PORT, MIN_PORT, NamedPort, PortMatch, PortRange, Protocol
 
 if TYPE_CHECKING:
@@ -39,6 +41,8 @@ __all__ = [
 ]
 
 NOT_ENFORCED = "not-enforced"
+VENDORS = {"calico": "Calico", "cilium": "Cilium", "antrea": "Antrea"}
+UPSTREAM_DIALECTS = ("networkpolicy", "adminnetworkpolicy")
 NP, ANP, BANP, CNP = (
     "NetworkPolicy",
     "AdminNetworkPolicy",
@@ -74,6 +78,8 @@ class Profile:
     sctp: bool = True
     ipblock_matches_pods: bool = True
     notes: tuple[str, ...] = ()
+    dialects: frozenset[str] = frozenset()
+    calico_minor: int | None = None
 
     @property
     def spec(self) -> str:
@@ -125,6 +131,7 @@ _FIXED: dict[str, Profile] = {
         ),
         sctp=False,
         ipblock_matches_pods=False,
+        dialects=frozenset({"cilium"}),
         notes=(
             "Node and host-network IPs are still matched by ipBlock (as with "
             "policy-cidr-match-mode=nodes); by default Cilium matches them only through entities.",
@@ -138,6 +145,7 @@ _FIXED: dict[str, Profile] = {
         "the AdminNetworkPolicy feature gate (deprecated) and ClusterNetworkPolicy v1alpha2 with the "
         "ClusterNetworkPolicy feature gate (alpha in v2.7); this profile assumes both gates on.",
         notes=("ipBlock matching pod IPs is not documented by Antrea; kubefence assumes it matches by IP.",),
+        dialects=frozenset({"antrea"}),
     ),
     "weave": Profile(
         "weave",
@@ -180,6 +188,12 @@ def _calico(name: str, minor: int, version: str | None) -> Profile:
         f"{what} {version or f'3.{minor} (latest)'}: Kubernetes NetworkPolicy fully; "
         "AdminNetworkPolicy 3.29–3.31, BaselineAdminNetworkPolicy 3.30–3.31, ClusterNetworkPolicy 3.32+.",
         ignored_kinds=tuple(ignored),
+        dialects=frozenset({"calico"}),
+        calico_minor=minor,
+        notes=(
+            "HTTP match criteria in Calico rules need application-layer policy (Istio / Envoy); "
+            "without it they are not enforced and the rule acts as an L4 allow.",
+        ),
     )
 
 
@@ -232,27 +246,118 @@ def _warning(profile: Profile, source: Source, what: str) -> Diagnostic:
     )
 
 
+def _vendor_ignored(profile: Profile, policy: Policy) -> str | None:
+    """Why ``profile`` does not enforce a policy of a CNI's own API (None: it does)."""
+    vendor = VENDORS.get(policy.dialect)
+    if vendor is None or policy.dialect in profile.dialects:
+        return None
+    who = {"calico": "calico and canal"}.get(policy.dialect, policy.dialect)
+    return f"{vendor} {policy.kind} is {vendor}'s own API, enforced only by {who}; the policy is ignored"
+
+
 def apply_profile(
     profile: Profile, policies: Sequence[Policy]
 ) -> tuple[tuple[Policy, ...], list[Diagnostic]]:
-    """The policies as ``profile``'s CNI enforces them, and one warning per dropped/changed item.
+    """The policies as ``profile``'s CNI enforces them, in the CNI's evaluation order (§7), and
+    one warning per dropped/changed item.
 
-    Order is kept; kept rules keep their index so that answers still cite the user's numbering.
+    Kept rules keep their index so that answers still cite the user's numbering.
     """
     out: list[Policy] = []
     warnings: list[Diagnostic] = []
     for policy in policies:
-        why = profile.ignores(policy.kind)
+        why = _vendor_ignored(profile, policy)
+        if why is None and policy.dialect in UPSTREAM_DIALECTS:
+            kind_why = profile.ignores(policy.kind)
+            why = f"{policy.kind} ({kind_why}); the policy is ignored" if kind_why else None
         if why is not None:
-            warnings.append(_warning(profile, policy.source, f"{policy.kind} ({why}); the policy is ignored"))
+            warnings.append(_warning(profile, policy.source, why))
             continue
-        if policy.kind == NP:
+        if policy.kind.startswith("Staged"):
+            warnings.append(_staged(policy))
+            continue
+        if policy.kind == NP and policy.dialect == "networkpolicy":
             kept = _network_policy(profile, policy, warnings)
             if kept is None:
                 continue
             policy = kept
-        out.append(policy)
-    return tuple(out), warnings
+        out.append(place(profile, _strip_l7(profile, policy, warnings)))
+    return tuple(sorted(out, key=lambda p: p.order_key)), warnings
+
+
+def _staged(policy: Policy) -> Diagnostic:
+    source = policy.source
+    return Diagnostic(
+        Severity.WARNING,
+        "staged",
+        f"{policy.kind} is a preview: Calico never enforces it, so it is not part of the answers",
+        source.file,
+        source.line,
+        None,
+        source.object,
+    )
+
+
+def _strip_l7(profile: Profile, policy: Policy, warnings: list[Diagnostic]) -> Policy:
+    """Calico without application-layer policy: HTTP criteria are not enforced (§3.5, §6)."""
+    if policy.dialect != "calico" or not any(r.l7 for r in policy.rules):
+        return policy
+    rules = []
+    for rule in policy.rules:
+        if rule.l7 is not None:
+            what = (
+                f"{rule.label}: HTTP criteria ({rule.l7}) need application-layer policy; "
+                "the rule acts as an L4 allow"
+            )
+            warnings.append(_warning(profile, rule.source, what))
+            rule = replace(rule, l7=None)
+        rules.append(rule)
+    return replace(policy, rules=tuple(rules))
+
+
+def place(profile: Profile, policy: Policy) -> Policy:
+    """The policy in the tier where ``profile``'s CNI evaluates it (§7.2–§7.4)."""
+    if policy.dialect not in UPSTREAM_DIALECTS:
+        return policy
+    if profile.calico_minor is not None:
+        return _calico_place(profile.calico_minor, policy)
+    if profile.name == "cilium" and policy.kind == NP:
+        return replace(policy, tier=CILIUM)
+    if profile.name == "antrea":
+        return _antrea_place(policy)
+    return policy
+
+
+def _calico_place(minor: int, policy: Policy) -> Policy:
+    """Calico: Kubernetes NetworkPolicy in the default tier at order 1000; ANP/CNP in the
+    admin tier and BANP/CNP baseline in the baseline tier, ordered by priority (§3.6, §3.7)."""
+    ns = policy.namespace or ""
+    if policy.kind == NP:
+        tiebreak = (
+            f"{policy.name}/{ns}/KubernetesNetworkPolicy"
+            if minor >= 32
+            else f"{ns}/knp.default.{policy.name}"
+        )
+        return replace(policy, tier=CALICO_DEFAULT, priority=1000.0, tiebreak=tiebreak)
+    admin = policy.tier.rank < NETWORK_POLICY.rank
+    names = (
+        ("kube-admin", "kube-baseline")
+        if minor >= 32
+        else ("adminnetworkpolicy", "baselineadminnetworkpolicy")
+    )
+    name = names[0] if admin else names[1]
+    order, action = CALICO_BUILTIN_TIERS[name]
+    return replace(policy, tier=calico_tier(name, order, action))
+
+
+def _antrea_place(policy: Policy) -> Policy:
+    """Antrea: upstream ClusterNetworkPolicy Admin at tier priority 220, v1alpha1
+    AdminNetworkPolicy after every regular Antrea tier; both Pass to NetworkPolicy (§5.4)."""
+    if policy.kind == CNP and policy.tier.rank < NETWORK_POLICY.rank:
+        return replace(policy, tier=antrea_tier("cluster-network-policy-admin", 220))
+    if policy.kind == ANP:
+        return replace(policy, tier=antrea_tier("adminnetworkpolicy", 251))
+    return policy
 
 
 def _network_policy(profile: Profile, policy: Policy, warnings: list[Diagnostic]) -> Policy | None:

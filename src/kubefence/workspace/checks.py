@@ -17,10 +17,15 @@ if TYPE_CHECKING:
 
 __all__ = ["check_duplicates", "check_priorities", "drop_owned_workloads"]
 
+_UPSTREAM = ("networkpolicy", "adminnetworkpolicy")
+_TIES = ("adminnetworkpolicy", "antrea")  # Calico breaks order ties itself (§3.2)
+
 
 def _identity(value: object) -> tuple[str, str, str]:
     if isinstance(value, Policy):
-        return (value.kind, value.namespace or "", value.name)
+        # Calico's and Antrea's NetworkPolicy are other kinds than Kubernetes' one.
+        kind = value.kind if value.dialect in _UPSTREAM else f"{value.dialect.capitalize()} {value.kind}"
+        return (kind, value.namespace or "", value.name)
     if isinstance(value, Workload):
         return (value.pod.workload or "", value.pod.namespace, value.pod.name)
     if isinstance(value, Pod | Service):
@@ -35,7 +40,7 @@ def check_duplicates(objects: Iterable[tuple[Document, object]]) -> list[Diagnos
     out = []
     for doc, value in objects:
         key = _identity(value)
-        if key in seen:
+        if key in seen and seen[key] is not doc:  # one object may give several policy parts
             first = seen[key]
             out.append(
                 Diagnostic(
@@ -55,12 +60,17 @@ def check_duplicates(objects: Iterable[tuple[Document, object]]) -> list[Diagnos
 
 def check_priorities(policies: Sequence[Policy]) -> list[Diagnostic]:
     """Two policies of one ordered tier with one priority: the API leaves the order undefined."""
-    by_slot: dict[tuple[str, int], list[Policy]] = {}
+    by_slot: dict[tuple[str, float], dict[str, Policy]] = {}
     for p in policies:
-        if p.tier.kind in ORDERED_TIER_KINDS and p.kind != "BaselineAdminNetworkPolicy":
-            by_slot.setdefault((p.tier.name, p.priority), []).append(p)
+        if (
+            p.tier.kind in ORDERED_TIER_KINDS
+            and p.kind != "BaselineAdminNetworkPolicy"
+            and p.dialect in _TIES
+        ):
+            by_slot.setdefault((p.tier.name, p.priority), {}).setdefault(p.key, p)
     out = []
-    for (tier, priority), group in by_slot.items():
+    for (tier, priority), found in by_slot.items():
+        group = list(found.values())
         if len(group) > 1:
             names = ", ".join(p.key for p in group)
             out.append(

@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING, TextIO
 from kubefence.cluster.addressing import assign_addresses
 from kubefence.cluster.objects import CLUSTER_KINDS, Workload, parse_object
 from kubefence.cluster.snapshot import ClusterSnapshot, Namespace, Node, Pod, Service
+from kubefence.dialects.base import Definition
 from kubefence.dialects.loader import Document, describe, load_paths
 from kubefence.dialects.registry import dialect_for, policy_kinds
 from kubefence.ir.diagnostics import Diagnostic, Severity
 from kubefence.ir.model import Policy
 from kubefence.workspace.checks import check_duplicates, check_priorities, drop_owned_workloads
+from kubefence.workspace.link import link
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -53,6 +55,7 @@ class _Collector:
     policies: list[Policy] = field(default_factory=list)
     objects: list[tuple[Document, object]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    definitions: list[Definition] = field(default_factory=list)
 
     def add(self, doc: Document) -> None:
         api, kind = str(doc.data.get("apiVersion", "")), str(doc.data.get("kind", ""))
@@ -61,6 +64,7 @@ class _Collector:
             result = dialect.parse(doc)
             self.diagnostics += result.diagnostics
             self.policies += list(result.policies)
+            self.definitions += list(result.definitions)
             self.objects += [(doc, p) for p in result.policies]
         elif kind in CLUSTER_KINDS and api in _CORE_APIS.get(kind, ()):
             obj = parse_object(doc)
@@ -143,6 +147,7 @@ def _assemble(collector: _Collector, values: list[object]) -> Workspace:
         nodes=nodes.values(),
         services=[v for v in values if isinstance(v, Service)],
     )
-    policies = tuple(sorted(collector.policies, key=lambda p: p.order_key))
-    diagnostics = [*collector.diagnostics, *notes, *ip_notes, *check_priorities(policies)]
+    linked, link_notes = link(collector.policies, collector.definitions)
+    policies = tuple(sorted(linked, key=lambda p: p.order_key))
+    diagnostics = [*collector.diagnostics, *link_notes, *notes, *ip_notes, *check_priorities(policies)]
     return Workspace(snapshot, policies, tuple(diagnostics), tuple(collector.skipped))

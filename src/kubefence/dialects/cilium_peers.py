@@ -1,0 +1,286 @@
+"""The L3 part of a Cilium rule → IR peers (semantics reference §4.2, §4.4–§4.6, §4.8, §4.9).
+
+The L3 fields of one rule are alternatives: their peers are unioned. A field that is present
+with an empty list selects nothing but still counts as "an L3 field" (§4.4, trap 22): only a
+rule with no L3 field at all falls back to "every peer" (when it has ports) or "nothing".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from kubefence.dialects.cilium_selectors import NODE_SOURCES, EndpointSelector, read_endpoint_selector
+from kubefence.dialects.located import LocatedMap
+from kubefence.ir.addresses import IPBlock
+from kubefence.ir.model import (
+    Direction,
+    Entity,
+    EntityPeer,
+    ExternalBlockPeer,
+    FQDNPeer,
+    LabelView,
+    NodePeer,
+    Peer,
+    PodPeer,
+    PodSelection,
+)
+from kubefence.ir.selectors import LabelSelector
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from kubefence.dialects.fields import FieldReader
+
+__all__ = ["L3", "PeerReader", "l3_fields"]
+
+NOT_MODELLED = "not-modelled"
+_NODES_NOTE = (
+    "host and remote-node are both approximated by every node address (host-network pods "
+    "included), so either one also matches the other"
+)
+_NONE_NOTE = "matches nothing in kubefence's answers"
+# entity → (IR entity, what kubefence approximates, or None when exact)
+_ENTITIES: dict[str, tuple[Entity, str | None]] = {
+    "world": (Entity.WORLD, None),
+    "cluster": (Entity.CLUSTER, None),
+    "all": (Entity.ALL, None),
+    "none": (Entity.NONE, None),
+    "host": (Entity.NODES, _NODES_NOTE),
+    "remote-node": (Entity.NODES, _NODES_NOTE),
+    "kube-apiserver": (
+        Entity.NODES,
+        "the API server is approximated by every node address: an API server outside the "
+        "nodes is not matched, and every node is",
+    ),
+    "health": (Entity.NONE, f"Cilium health endpoints are not modelled: it {_NONE_NOTE}"),
+    "init": (Entity.NONE, f"endpoints without an identity yet are not modelled: it {_NONE_NOTE}"),
+    "unmanaged": (Entity.NONE, f"endpoints not managed by Cilium are not modelled: it {_NONE_NOTE}"),
+    "ingress": (Entity.NONE, f"Cilium's ingress proxy is not modelled: it {_NONE_NOTE}"),
+}
+_FAMILY_WORLD = ("world-ipv4", "world-ipv6")
+_FQDN_NAME = re.compile(r"^[-a-zA-Z0-9_]+(\.[-a-zA-Z0-9_]+)*\.?$")
+_FQDN_PATTERN = re.compile(r"^[-a-zA-Z0-9_*]+(\.[-a-zA-Z0-9_*]+)*\.?$")
+# L3 field stems; ``Requires`` only narrows the other fields and is not one of them.
+_COMMON = ("Endpoints", "Entities", "CIDR", "CIDRSet", "Nodes", "Groups")
+_EGRESS_ONLY = ("Services",)
+_WHO = {Direction.INGRESS: "from", Direction.EGRESS: "to"}
+
+
+def l3_fields(direction: Direction, deny: bool) -> tuple[str, ...]:
+    """The peer fields of a rule of this direction and kind, ``fromRequires`` style included."""
+    stems = _COMMON + (_EGRESS_ONLY if direction is Direction.EGRESS else ())
+    fields = tuple(_WHO[direction] + s for s in (*stems, "Requires"))
+    return fields + (("toFQDNs",) if direction is Direction.EGRESS and not deny else ())
+
+
+@dataclass(frozen=True, slots=True)
+class L3:
+    """What the L3 fields of one rule gave: ``present`` is False when the rule has none."""
+
+    present: bool
+    peers: tuple[Peer, ...]
+
+
+class PeerReader:
+    """Reads L3 fields for a policy of ``namespace`` (None: a clusterwide policy)."""
+
+    def __init__(self, reader: FieldReader, namespace: str | None) -> None:
+        self.r = reader
+        self.namespace = namespace
+
+    def not_modelled(self, path: str, message: str, line: int) -> None:
+        self.r.warn(path, message, line, NOT_MODELLED)
+
+    def read(self, item: Mapping[str, Any], path: str, direction: Direction, deny: bool) -> L3:
+        """The union of the peers of every L3 field of ``item``."""
+        who = _WHO[direction]
+        fields = [f for f in l3_fields(direction, deny) if not f.endswith("Requires")]
+        present = [f for f in fields if item.get(f) is not None]
+        self.requires(item, f"{who}Requires", path)
+        self.fqdn_alone(item, present, path)
+        peers: list[Peer] = []
+        for field in present:
+            peers.extend(self.field(item, field, field[len(who) :], f"{path}.{field}"))
+        return L3(bool(present), tuple(peers))
+
+    def field(self, item: Mapping[str, Any], field: str, stem: str, path: str) -> list[Peer]:
+        seq = self.r.sequence(item, field, path)
+        line = self.r.line(item, field)
+        if seq is None:
+            return []
+        if stem == "Endpoints":
+            return self.endpoints(seq, path)
+        if stem == "Entities":
+            return self.entities(seq, path)
+        if stem == "CIDR":
+            nets = (self.r.cidr(t, f"{path}[{i}]", self.r.line(seq, i)) for i, t in enumerate(seq))
+            return [ExternalBlockPeer(IPBlock(n)) for n in nets if n is not None]
+        if stem == "CIDRSet":
+            return self.cidr_sets(seq, path)
+        if stem == "Nodes":
+            return self.nodes(seq, path)
+        if stem == "FQDNs":
+            return self.fqdns(seq, path)
+        what = {"Groups": "cloud-provider groups", "Services": "Kubernetes Services"}[stem]
+        if seq:
+            self.not_modelled(path, f"{field} ({what}) is not modelled: it {_NONE_NOTE}", line)
+        return []
+
+    def requires(self, item: Mapping[str, Any], field: str, path: str) -> None:
+        if item.get(field):
+            self.not_modelled(
+                f"{path}.{field}",
+                f"{field} is not modelled: the extra requirements it puts on the peers of every "
+                "rule of this policy are ignored, so kubefence may answer allowed where Cilium drops",
+                self.r.line(item, field),
+            )
+
+    def fqdn_alone(self, item: Mapping[str, Any], present: list[str], path: str) -> None:
+        others = [f for f in present if f != "toFQDNs" and item.get(f)]
+        if item.get("toFQDNs") and others:
+            self.r.error(
+                f"{path}.toFQDNs",
+                f"toFQDNs cannot be combined with other L3 fields in one rule ({', '.join(others)})",
+                self.r.line(item, "toFQDNs"),
+                "fqdn-combined",
+            )
+
+    # -- selectors -------------------------------------------------------------------------
+    def endpoints(self, seq: list[Any], path: str) -> list[Peer]:
+        out: list[Peer] = []
+        for i in range(len(seq)):
+            holder = {str(i): seq[i]}
+            line = self.r.line(seq, i)
+            sel = read_endpoint_selector(self.r, _at(holder, str(i), line), str(i), f"{path}[{i}]")
+            if sel is None:
+                if seq[i] is None:
+                    self.r.error(f"{path}[{i}]", "expected a mapping, got null", line)
+                continue
+            peer = self.selector_peer(sel, f"{path}[{i}]", line)
+            if peer is not None:
+                out.append(peer)
+        return out
+
+    def selector_peer(self, sel: EndpointSelector, path: str, line: int) -> Peer | None:
+        """A PodPeer, or an EntityPeer for a ``reserved:<entity>`` selector."""
+        if sel.only_reserved:
+            return self.entity(sel.reserved[0], path, line, from_label=True)
+        if sel.reserved or sel.unmodelled:
+            keys = ", ".join([f"reserved:{n}" for n in sel.reserved] + list(sel.unmodelled))
+            self.not_modelled(
+                path,
+                f"a selector on non-pod identity labels ({keys}) is not modelled: it {_NONE_NOTE}",
+                line,
+            )
+            return None
+        return PodPeer(self.pods(sel))
+
+    def pods(self, sel: EndpointSelector) -> PodSelection:
+        """CNP: the policy's namespace unless the selector names namespaces itself; CCNP: all."""
+        if self.namespace is None or sel.names_namespace:
+            return PodSelection(sel.selector, namespace_selector=LabelSelector(), view=LabelView.CNI)
+        return PodSelection(sel.selector, namespace=self.namespace, view=LabelView.CNI)
+
+    def nodes(self, seq: list[Any], path: str) -> list[Peer]:
+        out: list[Peer] = []
+        for i in range(len(seq)):
+            line = self.r.line(seq, i)
+            holder = _at({str(i): seq[i]}, str(i), line)
+            sel = read_endpoint_selector(self.r, holder, str(i), f"{path}[{i}]", NODE_SOURCES)
+            if sel is None:
+                continue
+            if sel.reserved or sel.unmodelled:
+                self.not_modelled(f"{path}[{i}]", f"a node selector on non-node labels {_NONE_NOTE}", line)
+                continue
+            out.append(NodePeer(sel.selector))
+        return out
+
+    # -- entities --------------------------------------------------------------------------
+    def entities(self, seq: list[Any], path: str) -> list[Peer]:
+        out: list[Peer] = []
+        for i, name in enumerate(seq):
+            line = self.r.line(seq, i)
+            if not isinstance(name, str):
+                self.r.error(f"{path}[{i}]", f"expected an entity name, got {name!r}", line)
+                continue
+            peer = self.entity(name, f"{path}[{i}]", line, from_label=False)
+            if peer is not None:
+                out.append(peer)
+        return out
+
+    def entity(self, name: str, path: str, line: int, *, from_label: bool) -> Peer | None:
+        """The EntityPeer of an entity (or ``reserved:`` label) name, noting approximations."""
+        if name in _FAMILY_WORLD:
+            if not from_label:
+                self.r.error(
+                    path,
+                    f"{name!r} is not an allowed entity (the CRD accepts world, not world-ipv4 or "
+                    "world-ipv6)",
+                    line,
+                    "unsupported-value",
+                )
+                return None
+            self.not_modelled(path, f"reserved:{name} is read as world (both IP families)", line)
+            return EntityPeer(Entity.WORLD)
+        if name not in _ENTITIES or (from_label and name in ("cluster", "all", "none")):
+            if from_label:
+                self.not_modelled(path, f"unknown reserved label 'reserved:{name}': it {_NONE_NOTE}", line)
+                return None
+            allowed = ", ".join(_ENTITIES)
+            self.r.error(path, f"unknown entity {name!r} (expected one of {allowed})", line, "unsupported-value")
+            return None
+        entity, note = _ENTITIES[name]
+        if note is not None:
+            self.not_modelled(path, f"entity {name!r}: {note}", line)
+        return EntityPeer(entity)
+
+    # -- CIDRs and names -------------------------------------------------------------------
+    def cidr_sets(self, seq: list[Any], path: str) -> list[Peer]:
+        out: list[Peer] = []
+        for i, p_path, item in self.r.items(seq, path):
+            line = self.r.line(seq, i)
+            self.r.known(item, ("cidr", "except", "cidrGroupRef", "cidrGroupSelector"), p_path)
+            kinds = [k for k in ("cidr", "cidrGroupRef", "cidrGroupSelector") if item.get(k) is not None]
+            if len(kinds) != 1:
+                self.r.error(p_path, "exactly one of cidr, cidrGroupRef and cidrGroupSelector must be set", line)
+                continue
+            if kinds[0] != "cidr":
+                self.not_modelled(
+                    f"{p_path}.{kinds[0]}",
+                    f"{kinds[0]} (CiliumCIDRGroup) is not modelled: it {_NONE_NOTE}",
+                    self.r.line(item, kinds[0]),
+                )
+                continue
+            excepts = self.r.sequence(item, "except", f"{p_path}.except") or []
+            lines = [self.r.line(excepts, j) for j in range(len(excepts))]
+            block = self.r.ip_block(item["cidr"], excepts, p_path, self.r.line(item, "cidr"), lines)
+            if block is not None:
+                out.append(ExternalBlockPeer(block))
+        return out
+
+    def fqdns(self, seq: list[Any], path: str) -> list[Peer]:
+        out: list[Peer] = []
+        for i, p_path, item in self.r.items(seq, path):
+            self.r.known(item, ("matchName", "matchPattern"), p_path)
+            keys = [k for k in ("matchName", "matchPattern") if item.get(k) is not None]
+            if len(keys) != 1:
+                self.r.error(p_path, "exactly one of matchName and matchPattern must be set", self.r.line(seq, i))
+                continue
+            text = self.r.string(item, keys[0], f"{p_path}.{keys[0]}")
+            pattern = _FQDN_NAME if keys[0] == "matchName" else _FQDN_PATTERN
+            if text is None:
+                continue
+            if not pattern.match(text):
+                self.r.error(
+                    f"{p_path}.{keys[0]}", f"invalid DNS name {text!r}", self.r.line(item, keys[0]), "bad-fqdn"
+                )
+                continue
+            out.append(FQDNPeer(text.lower().rstrip(".")))
+        return out
+
+
+def _at(data: dict[str, Any], key: str, line: int) -> Mapping[str, Any]:
+    """A one-key mapping that reports ``line`` for ``key`` (list items read as selectors)."""
+    return LocatedMap(data, line=line, key_lines={key: line})

@@ -1,0 +1,238 @@
+"""The L4 part of a Cilium rule: ``toPorts`` and ``icmps`` → IR ports (semantics reference §4.7).
+
+``protocol`` absent or ``ANY`` is TCP, UDP and SCTP; ``port`` absent or ``"0"`` is every port;
+a port name takes the protocol of the container port when the protocol is ``ANY``. ICMP is
+matched by ``icmps`` only, by type, which kubefence does not model (every type matches).
+
+A rule's ``toPorts`` entries are unioned, but an entry with HTTP rules restricts requests on
+its own ports only; the reader therefore returns *groups*: the entries without L7 rules (and
+the ICMP fields) together, and one group per entry with HTTP rules. Each group becomes one
+IR Rule with the same rule index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from kubefence.dialects.cilium_l7 import read_l7
+from kubefence.dialects.networkpolicy import valid_port_name
+from kubefence.ir.ports import MAX_PORT, MIN_PORT, PORT_PROTOCOLS, NamedPort, PortMatch, PortRange, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from kubefence.dialects.fields import FieldReader
+    from kubefence.ir.l7 import HTTPRule
+
+__all__ = ["PortGroup", "PortReader"]
+
+_ALLOW_ENTRY = ("ports", "rules", "serverNames", "terminatingTLS", "originatingTLS", "listener")
+_PROXY_FIELDS = {
+    "serverNames": "TLS server names (SNI)",
+    "terminatingTLS": "TLS termination by the proxy",
+    "originatingTLS": "TLS origination by the proxy",
+    "listener": "redirection to a custom Envoy listener",
+}
+_TRANSPORT = {p.value: p for p in PORT_PROTOCOLS}
+_EXTENDED = ("VRRP", "IGMP")
+_FAMILIES = {"IPv4": Protocol.ICMP, "IPv6": Protocol.ICMPV6}
+
+
+@dataclass(frozen=True, slots=True)
+class PortGroup:
+    """Ports that share one L7 predicate (None: plain L4); one IR Rule each."""
+
+    ports: tuple[PortMatch, ...]
+    l7: HTTPRule | None = None
+
+
+def _unique(ports: list[PortMatch]) -> tuple[PortMatch, ...]:
+    return tuple(dict.fromkeys(ports))
+
+
+class PortReader:
+    """Reads ``toPorts`` and ``icmps`` of allow rules (L7 allowed) and deny rules (L4 only)."""
+
+    def __init__(self, reader: FieldReader) -> None:
+        self.r = reader
+
+    def groups(self, item: Mapping[str, Any], path: str, *, deny: bool) -> list[PortGroup] | None:
+        """None when the rule has no L4 part (every protocol and port)."""
+        to_ports = self.r.sequence(item, "toPorts", f"{path}.toPorts")
+        icmps = self.r.sequence(item, "icmps", f"{path}.icmps")
+        if not to_ports and not icmps:
+            return None
+        plain: list[PortMatch] = []
+        has_plain = bool(icmps)
+        l7_groups: list[PortGroup] = []
+        for _, e_path, entry in self.r.items(to_ports, f"{path}.toPorts"):
+            ports = self.entry_ports(entry, e_path, deny)
+            l7 = None if deny else read_l7(self.r, entry, e_path)
+            if l7 is None:
+                plain.extend(ports)
+                has_plain = True
+            else:
+                l7_groups.append(PortGroup(_unique(ports), l7))
+        plain.extend(self.icmps(icmps, f"{path}.icmps"))
+        if has_plain and (plain or not l7_groups):
+            return [PortGroup(_unique(plain)), *l7_groups]
+        return l7_groups
+
+    def entry_ports(self, entry: Mapping[str, Any], path: str, deny: bool) -> list[PortMatch]:
+        self.r.known(entry, ("ports",) if deny else _ALLOW_ENTRY, path)
+        for key, what in _PROXY_FIELDS.items():
+            if not deny and entry.get(key) is not None:
+                self.r.warn(
+                    f"{path}.{key}",
+                    f"{key} ({what}) is not modelled: the port is read without it",
+                    self.r.line(entry, key),
+                    "not-modelled",
+                )
+        seq = self.r.sequence(entry, "ports", f"{path}.ports")
+        if not seq:
+            self.r.warn(
+                f"{path}.ports",
+                "this toPorts entry lists no ports: it matches no traffic",
+                self.r.line(entry, "ports"),
+                "empty-ports",
+            )
+            return []
+        out: list[PortMatch] = []
+        for _, p_path, item in self.r.items(seq, f"{path}.ports"):
+            out.extend(self.port(item, p_path))
+        return out
+
+    # -- one port --------------------------------------------------------------------------
+    def port(self, item: Mapping[str, Any], path: str) -> list[PortMatch]:
+        self.r.known(item, ("port", "endPort", "protocol"), path)
+        protocols = self.protocols(item, path)
+        end = self.r.integer(item, "endPort", f"{path}.endPort", 0, MAX_PORT)
+        raw = item.get("port")
+        line = self.r.line(item, "port")
+        if protocols is None:
+            return []
+        if protocols == [Protocol.OTHER]:
+            return [PortRange(Protocol.OTHER)]
+        if isinstance(raw, str) and raw and not raw.isdigit():
+            return self.named(raw, protocols, item, path)
+        number = self.number(raw, f"{path}.port", line)
+        if number is None:
+            return []
+        if number == MIN_PORT:
+            if end:
+                self.r.warn(f"{path}.endPort", "endPort is ignored when port is 0 (all ports)", line, "ignored-field")
+            return [PortRange(p, MIN_PORT, MAX_PORT) for p in protocols]
+        if end and end < number:
+            self.r.error(
+                f"{path}.endPort",
+                f"endPort {end} must be greater than or equal to port {number}",
+                self.r.line(item, "endPort"),
+                "endport-below-port",
+            )
+            return []
+        return [PortRange(p, number, end or number) for p in protocols]
+
+    def number(self, raw: Any, path: str, line: int) -> int | None:
+        """The port number of ``port`` (0 when absent), validated to 0..65535."""
+        if raw is None:
+            return MIN_PORT
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            self.r.warn(
+                path,
+                f"port {raw} is not quoted: the CRD declares port a string and the API server "
+                f'rejects a number; write "{raw}"',
+                line,
+                "port-not-string",
+            )
+            value = raw
+        elif isinstance(raw, str) and raw.isdigit():
+            value = int(raw)
+        else:
+            self.r.error(path, f"expected a port number or name, got {raw!r}", line, "bad-port")
+            return None
+        if not MIN_PORT <= value <= MAX_PORT:
+            self.r.error(path, f"{value} is out of range {MIN_PORT}-{MAX_PORT}", line, "out-of-range")
+            return None
+        return value
+
+    def named(
+        self, raw: str, protocols: list[Protocol], item: Mapping[str, Any], path: str
+    ) -> list[PortMatch]:
+        name = raw.lower()
+        line = self.r.line(item, "port")
+        if not valid_port_name(name):
+            self.r.error(
+                f"{path}.port",
+                f"invalid port {raw!r}: expected a number 0-65535 or an IANA service name",
+                line,
+                "bad-port-name",
+            )
+            return []
+        if item.get("endPort"):
+            self.r.warn(f"{path}.endPort", "endPort is ignored with a named port", line, "ignored-field")
+        if len(protocols) > 1:
+            return [NamedPort(name, None)]
+        return [NamedPort(name, protocols[0])]
+
+    def protocols(self, item: Mapping[str, Any], path: str) -> list[Protocol] | None:
+        """TCP+UDP+SCTP for ANY/absent; [OTHER] for VRRP/IGMP; None (error) otherwise."""
+        text = item.get("protocol")
+        line = self.r.line(item, "protocol")
+        if text is None or text == "ANY":
+            return list(PORT_PROTOCOLS)
+        if isinstance(text, str) and text in _TRANSPORT:
+            return [_TRANSPORT[text]]
+        if text in _EXTENDED:
+            self.r.warn(
+                f"{path}.protocol",
+                f"protocol {text} is not modelled: it is read as every IP protocol other than "
+                "TCP, UDP, SCTP and ICMP",
+                line,
+                "not-modelled",
+            )
+            return [Protocol.OTHER]
+        hint = "; ICMP is matched with icmps, not toPorts" if str(text).upper().startswith("ICMP") else ""
+        self.r.error(
+            f"{path}.protocol",
+            f"unsupported protocol {text!r} (expected TCP, UDP, SCTP, ANY, VRRP or IGMP{hint})",
+            line,
+            "unknown-protocol",
+        )
+        return None
+
+    # -- ICMP ------------------------------------------------------------------------------
+    def icmps(self, seq: list[Any] | None, path: str) -> list[PortMatch]:
+        out: list[PortMatch] = []
+        for _, e_path, entry in self.r.items(seq, path):
+            self.r.known(entry, ("fields",), e_path)
+            fields = self.r.sequence(entry, "fields", f"{e_path}.fields", required=True)
+            for j, f_path, field in self.r.items(fields, f"{e_path}.fields"):
+                proto = self.icmp_field(field, f_path, self.r.line(fields, j))
+                if proto is not None:
+                    out.append(PortRange(proto))
+        return out
+
+    def icmp_field(self, field: Mapping[str, Any], path: str, line: int) -> Protocol | None:
+        self.r.known(field, ("family", "type"), path)
+        family = field.get("family", "IPv4")
+        kind = field.get("type")
+        if not isinstance(family, str) or family not in _FAMILIES:
+            self.r.error(
+                f"{path}.family", f"unsupported family {family!r} (expected IPv4 or IPv6)", line, "unsupported-value"
+            )
+            return None
+        valid = (isinstance(kind, int) and not isinstance(kind, bool) and 0 <= kind <= 255) or (
+            isinstance(kind, str) and kind.isalnum()
+        )
+        if not valid:
+            self.r.error(f"{path}.type", f"expected an ICMP type 0-255 or name, got {kind!r}", line, "bad-icmp-type")
+            return None
+        proto = _FAMILIES[family]
+        self.r.warn(
+            f"{path}.type",
+            f"ICMP types are not modelled: {proto.value} type {kind} is read as every {proto.value} type",
+            self.r.line(field, "type"),
+            "not-modelled",
+        )
+        return proto
