@@ -18,6 +18,7 @@ from kubefence.backends.nftables.ast import NftMap, NftSet, Table
 from kubefence.backends.nftables.compile import compile_node, guard_chains, local_pods
 from kubefence.backends.nftables.render import add_set_command, fill_chain_commands, render_text
 from kubefence.engine.endpoints import Universe
+from kubefence.engine.profiles import GENERIC, apply_profile
 from kubefence.engine.resolve import Resolution
 
 if TYPE_CHECKING:
@@ -52,8 +53,10 @@ def guard_of(table: Table) -> Table:
 def desired_state(
     workspace: Workspace, node: str, table: str, local: Collection[str] | None = None
 ) -> Desired:
-    """Compile the workspace for ``node`` (or for the explicit ``local`` pod keys)."""
-    resolution = Resolution(workspace.policies, Universe(workspace.snapshot))
+    """Compile the workspace for ``node`` (or for the explicit ``local`` pod keys). The kernel
+    backend enforces the upstream APIs (the generic profile): CNI-specific dialects are left out."""
+    policies, _ = apply_profile(GENERIC, workspace.policies)
+    resolution = Resolution(policies, Universe(workspace.snapshot))
     pods = local if local is not None else local_pods(resolution, node)
     compiled = compile_node(resolution, pods, table, node)
     script = render_text(compiled) + render_text(guard_of(compiled))

@@ -17,12 +17,14 @@ from rich.console import Console
 
 from kubefence.cli.endpoints import outside_ips, pick
 from kubefence.cli.inputs import fail, load_for, resolve, warning_texts
+from kubefence.engine.prepare import DnsMap
 from kubefence.engine.probes import Probe, default_probes, parse_probe
 from kubefence.engine.profiles import GENERIC, Profile
 
 if TYPE_CHECKING:
     from kubefence.engine.explain import Explanation
     from kubefence.engine.matrix import ReachabilityMatrix
+    from kubefence.ir.l7 import HTTPRequest
 
 __all__ = ["Cni", "check", "explain", "matrix", "print_explanation"]
 
@@ -31,10 +33,11 @@ stdout = Console(highlight=False, soft_wrap=False)
 
 @dataclass(frozen=True)
 class Cni:
-    """``--cni`` and ``--strict`` of check, matrix and explain."""
+    """``--cni``, ``--strict`` and ``--dns`` of check, matrix and explain."""
 
     profile: Profile = GENERIC
     strict: bool = False
+    dns: DnsMap | None = None
 
 
 PROGRESS_THRESHOLD = 2_000_000  # verdicts (pairs × probes) from which a progress bar is worth it
@@ -48,15 +51,22 @@ def _probe(text: str) -> Probe:
 
 
 def check(
-    paths: Sequence[str], src: str, dst: str, port: str, verbose: bool, quiet: bool, cni: Cni = Cni()
+    paths: Sequence[str],
+    src: str,
+    dst: str,
+    port: str,
+    verbose: bool,
+    quiet: bool,
+    cni: Cni = Cni(),
+    request: HTTPRequest | None = None,
 ) -> tuple[Explanation, list[str]]:
     from kubefence.engine.verdict import evaluate
 
     probe = _probe(port)
-    workspace = load_for(paths, verbose, cni.profile, cni.strict, quiet_warnings=quiet)
+    workspace = load_for(paths, verbose, cni.profile, cni.strict, quiet_warnings=quiet, dns=cni.dns)
     resolution = resolve(workspace, outside_ips(workspace, [src, dst]), cni.profile)
     a, b = pick(resolution.universe, src, "--from"), pick(resolution.universe, dst, "--to")
-    return evaluate(resolution, a, b, probe), warning_texts(workspace)
+    return evaluate(resolution, a, b, probe, request), warning_texts(workspace)
 
 
 def print_explanation(explanation: Explanation) -> None:
@@ -70,7 +80,9 @@ def matrix(paths: Sequence[str], ports: Sequence[str], output: str, verbose: boo
     from kubefence.engine.matrix import ReachabilityMatrix
 
     probes = [_probe(p) for p in ports]
-    workspace = load_for(paths, verbose, cni.profile, cni.strict, quiet_warnings=output != "table")
+    workspace = load_for(
+        paths, verbose, cni.profile, cni.strict, quiet_warnings=output != "table", dns=cni.dns
+    )
     m = ReachabilityMatrix(resolve(workspace, profile=cni.profile))
     probes = probes or list(default_probes(workspace.policies, workspace.snapshot))
     if output == "table":
@@ -128,6 +140,6 @@ def explain(paths: Sequence[str], pod: str, verbose: bool, cni: Cni = Cni()) -> 
     from kubefence.engine.describe import describe_endpoint
     from kubefence.engine.matrix import ReachabilityMatrix
 
-    workspace = load_for(paths, verbose, cni.profile, cni.strict)
+    workspace = load_for(paths, verbose, cni.profile, cni.strict, dns=cni.dns)
     m = ReachabilityMatrix(resolve(workspace, profile=cni.profile))
     stdout.print(report_text(describe_endpoint(m, pick(m.universe, pod, "POD"))))

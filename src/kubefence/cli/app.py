@@ -14,8 +14,9 @@ from kubefence.cli import analyze
 from kubefence.cli.demo import run_demo
 from kubefence.cli.enforce import register as register_enforcement
 from kubefence.cli.exitcodes import ExitCode
-from kubefence.cli.inputs import profile_of
+from kubefence.cli.inputs import fail, parse_dns, profile_of
 from kubefence.cli.lab import lab_app
+from kubefence.ir.l7 import HTTPRequest
 
 __all__ = ["app", "main"]
 
@@ -46,6 +47,16 @@ Strict = Annotated[
 ]
 
 
+Dns = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--dns",
+        help="What DNS answers, for FQDN rules: NAME=IP[,IP] (repeatable) or a YAML/JSON file of "
+        "name: [ips]. Without it, FQDN rules match no address and are reported as depending on DNS.",
+    ),
+]
+
+
 class CheckOutput(StrEnum):
     text = "text"
     json = "json"
@@ -62,7 +73,11 @@ class MatrixOutput(StrEnum):
 @app.command(
     epilog="Examples:\n\n"
     "kubefence check cluster/ --from x/a --to y/b --port 80/TCP -o json\n\n"
-    "kubefence check cluster/ --from x/a --to y/b --port 80 --cni cilium --strict"
+    "kubefence check cluster/ --from x/a --to y/b --port 80 --cni cilium --strict\n\n"
+    "kubefence check starwars/ --from default/tiefighter --to default/deathstar --port 80 --cni cilium "
+    "--http-method POST --http-path /v1/request-landing\n\n"
+    "kubefence check cluster/ --from app/web --to 203.0.113.10 --port 443 --cni cilium "
+    "--dns api.example.com=203.0.113.10"
 )
 def check(
     paths: Paths,
@@ -77,19 +92,45 @@ def check(
     verbose: Verbose = False,
     cni: CniName = "generic",
     strict: Strict = False,
+    http_method: Annotated[
+        str | None,
+        typer.Option("--http-method", help="Ask about one HTTP request: its method (GET, POST...)."),
+    ] = None,
+    http_path: Annotated[
+        str | None, typer.Option("--http-path", help="The HTTP request's path (/v1/x).")
+    ] = None,
+    http_host: Annotated[
+        str | None, typer.Option("--http-host", help="The HTTP request's Host header.")
+    ] = None,
+    dns: Dns = None,
 ) -> None:
     """Can SRC open a connection to DST on PORT? Exit 0 allowed, 1 denied, 2 input error.
 
     Prints the verdict, the policies that select each side, the rule that decided (with
-    file:line and tier) and the near misses.
+    file:line and tier) and the near misses. Where L7 (HTTP) rules govern the port, give the
+    request with --http-method and --http-path; without them the answer is the CNI's for
+    traffic that is not an HTTP request.
     """
-    cnis = analyze.Cni(profile_of(cni), strict)
-    explanation, warnings = analyze.check(paths, src, dst, port, verbose, output is CheckOutput.json, cnis)
+    cnis = analyze.Cni(profile_of(cni), strict, parse_dns(dns or []))
+    request = _request(http_method, http_path, http_host)
+    explanation, warnings = analyze.check(
+        paths, src, dst, port, verbose, output is CheckOutput.json, cnis, request
+    )
     if output is CheckOutput.json:
         print(json.dumps(explanation.to_json(warnings), indent=2))
     else:
         analyze.print_explanation(explanation)
     raise typer.Exit(ExitCode.OK if explanation.allowed else ExitCode.DENIED)
+
+
+def _request(method: str | None, path: str | None, host: str | None) -> HTTPRequest | None:
+    if method is None and path is None and host is None:
+        return None
+    if method is None or path is None:
+        raise fail("--http-method and --http-path go together (--http-host is optional)")
+    if not path.startswith("/"):
+        raise fail(f"--http-path {path!r}: a request path starts with '/'")
+    return HTTPRequest(method.upper(), path, host)
 
 
 @app.command(
@@ -117,13 +158,16 @@ def matrix(
     verbose: Verbose = False,
     cni: CniName = "generic",
     strict: Strict = False,
+    dns: Dns = None,
 ) -> None:
     """Reachability between every ordered pair of distinct pods, for every probe.
 
     Pods the policies cannot tell apart form one class; '-o counts' and '-o classes' answer
-    per class without listing pod pairs, the compact formats for large clusters.
+    per class without listing pod pairs, the compact formats for large clusters. Ports that
+    L7 (HTTP) rules govern are answered for traffic that is not an HTTP request.
     """
-    analyze.matrix(paths, port or [], output.value, verbose, analyze.Cni(profile_of(cni), strict))
+    cnis = analyze.Cni(profile_of(cni), strict, parse_dns(dns or []))
+    analyze.matrix(paths, port or [], output.value, verbose, cnis)
 
 
 @app.command(epilog="Example:  kubefence serve cluster/ --port 8181")

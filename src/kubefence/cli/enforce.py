@@ -10,7 +10,8 @@ from typing import Annotated
 
 import typer
 
-from kubefence.cli.inputs import fail, load, resolve
+from kubefence.cli.inputs import fail, load_for, resolve
+from kubefence.engine.profiles import GENERIC
 from kubefence.errors import KubefenceError
 
 __all__ = ["register"]
@@ -36,7 +37,8 @@ def compile_cmd(
     from kubefence.backends.nftables.compile import compile_node, local_pods
     from kubefence.backends.nftables.render import render_json, render_text
 
-    workspace = load(paths, verbose=False)
+    # The nftables backend enforces the upstream APIs: other dialects are warned about and left out.
+    workspace = load_for(paths, False, GENERIC, strict=False)
     if node not in workspace.snapshot.nodes and not any(p.node == node for p in workspace.snapshot.pods):
         raise fail(f"--node {node!r}: no such node and no pod scheduled on it")
     resolution = resolve(workspace)

@@ -11,13 +11,14 @@ from rich.console import Console
 
 from kubefence.cli.exitcodes import ExitCode
 from kubefence.engine.endpoints import Universe
+from kubefence.engine.prepare import DnsMap, prepare
 from kubefence.engine.profiles import GENERIC, Profile, ProfileError, apply_profile, parse_profile
 from kubefence.engine.resolve import Resolution
 from kubefence.ir.addresses import IPAddress
 from kubefence.ir.diagnostics import Diagnostic, Severity
 from kubefence.workspace.load import Workspace, load_workspace
 
-__all__ = ["fail", "load", "load_for", "profile_of", "resolve", "stderr", "warning_texts"]
+__all__ = ["fail", "load", "load_for", "parse_dns", "profile_of", "resolve", "stderr", "warning_texts"]
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "dim"}
@@ -62,8 +63,52 @@ def profile_of(cni: str) -> Profile:
         raise fail(f"--cni: {e}") from None
 
 
+def parse_dns(values: Sequence[str]) -> DnsMap | None:
+    """``--dns NAME=IP[,IP...]`` (repeatable) or ``--dns FILE`` (YAML/JSON: name → IP or list of
+    IPs) → DnsMap; None when no --dns was given. Exit 2 on a malformed entry."""
+    if not values:
+        return None
+    out: DnsMap = {}
+    for value in values:
+        entries = _dns_file(value) if "=" not in value else [value.split("=", 1)]
+        for name, ips in entries:
+            key = name.strip().lower().rstrip(".")
+            out[key] = (*out.get(key, ()), *(_dns_ip(ip, value) for ip in ips.split(",")))
+    return out
+
+
+def _dns_ip(text: str, entry: str) -> IPAddress:
+    ip = Universe.parse_ip(text.strip())
+    if ip is None:
+        raise fail(f"--dns {entry!r}: {text.strip()!r} is not an IP address")
+    return ip
+
+
+def _dns_file(path: str) -> list[tuple[str, str]]:
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except (OSError, yaml.YAMLError) as e:
+        raise fail(
+            f"--dns {path!r}: expected NAME=IP[,IP] or a YAML/JSON file of name: [ips] ({e})"
+        ) from None
+    if not isinstance(data, dict):
+        raise fail(f"--dns {path!r}: the file must map DNS names to IP addresses")
+    return [
+        (str(name), ",".join(map(str, ips)) if isinstance(ips, list) else str(ips))
+        for name, ips in data.items()
+    ]
+
+
 def load_for(
-    paths: Sequence[str], verbose: bool, profile: Profile, strict: bool, quiet_warnings: bool = False
+    paths: Sequence[str],
+    verbose: bool,
+    profile: Profile,
+    strict: bool,
+    quiet_warnings: bool = False,
+    dns: DnsMap | None = None,
 ) -> Workspace:
     """``load`` then ``apply_profile``: the workspace holds the policies as the CNI enforces them,
     and the profile's warnings join its diagnostics (so JSON ``warnings`` lists them). Profile
@@ -78,7 +123,10 @@ def load_for(
             f"--strict: {len(objects)} input{'s are' if len(objects) > 1 else ' is'} not fully enforced "
             f"by {profile.spec}: {', '.join(objects)}"
         )
-    return replace(workspace, policies=policies, diagnostics=(*workspace.diagnostics, *warnings))
+    policies, notes = prepare(policies, workspace.snapshot, dns)
+    for d in notes:
+        _print(d)
+    return replace(workspace, policies=policies, diagnostics=(*workspace.diagnostics, *warnings, *notes))
 
 
 def resolve(

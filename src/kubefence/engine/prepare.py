@@ -1,0 +1,156 @@
+"""Before resolving: the peers that need more than the policy itself.
+
+- ``FQDNPeer``: bound to the addresses a DNS map gives for matching names (outside addresses
+  only, §4.9); without a map they match nothing and every such rule is reported as
+  "depends on DNS" instead of being guessed.
+- ``RelativeNamespacePeer`` (Antrea ``namespaces: match: Self`` / ``sameLabels``, §5.2): the
+  policy is split per subject namespace, each part with the peer made absolute.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from kubefence.cluster.views import cni_namespace_labels
+from kubefence.engine.tiers import NOTHING
+from kubefence.ir.addresses import IPBlock
+from kubefence.ir.diagnostics import Diagnostic, Severity
+from kubefence.ir.model import (
+    CompoundPeer,
+    ExternalBlockPeer,
+    FQDNPeer,
+    LabelView,
+    Peer,
+    PodPeer,
+    PodSelection,
+    Policy,
+    RelativeNamespacePeer,
+    Rule,
+)
+from kubefence.ir.selectors import LabelSelector
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+    from kubefence.cluster.snapshot import ClusterSnapshot
+    from kubefence.ir.addresses import IPAddress
+
+__all__ = ["DnsMap", "fqdn_matches", "prepare"]
+
+DnsMap = dict[str, tuple["IPAddress", ...]]
+
+
+def _pattern(pattern: str) -> re.Pattern[str]:
+    """Cilium matchPattern (``*`` within a label, ``**.`` for any subdomains, ``*`` alone for
+    every name) and Antrea's leading-``*`` wildcard (``*example.com``: any prefix)."""
+    pattern = pattern.lower().rstrip(".")
+    if pattern == "*":
+        return re.compile(r".+")
+    if pattern.startswith("**."):
+        return re.compile(r"(?:[-a-z0-9_]+\.)+" + re.escape(pattern[3:]))
+    if pattern.startswith("*") and not pattern.startswith("*."):
+        return re.compile(".*" + re.escape(pattern[1:]))
+    return re.compile(r"[-a-z0-9_]*".join(re.escape(part) for part in pattern.split("*")))
+
+
+def fqdn_matches(pattern: str, name: str) -> bool:
+    return _pattern(pattern).fullmatch(name.lower().rstrip(".")) is not None
+
+
+def _map_peers(rule: Rule, change: Callable[[Peer], Peer]) -> Rule:
+    peers = tuple(_deep(p, change) for p in rule.peers)
+    return rule if peers == rule.peers else replace(rule, peers=peers)
+
+
+def _deep(peer: Peer, change: Callable[[Peer], Peer]) -> Peer:
+    if isinstance(peer, CompoundPeer):
+        return CompoundPeer(
+            tuple(_deep(p, change) for p in peer.any_of),
+            tuple(_deep(p, change) for p in peer.all_of),
+            tuple(_deep(p, change) for p in peer.none_of),
+        )
+    return change(peer)
+
+
+def _bind_dns(policy: Policy, dns: DnsMap | None, notes: list[Diagnostic]) -> Policy:
+    def bind(peer: Peer) -> Peer:
+        if not isinstance(peer, FQDNPeer):
+            return peer
+        if dns is None:
+            return NOTHING
+        ips = sorted(
+            {ip for name, found in dns.items() if fqdn_matches(peer.pattern, name) for ip in found}, key=str
+        )
+        blocks = tuple(ExternalBlockPeer(IPBlock(ipaddress.ip_network(ip))) for ip in ips)
+        return CompoundPeer(any_of=blocks) if blocks else NOTHING
+
+    rules = []
+    for rule in policy.rules:
+        fqdns = [p for p in rule.peers if isinstance(p, FQDNPeer)]
+        if fqdns and dns is None:
+            names = ", ".join(p.pattern for p in fqdns)
+            notes.append(
+                Diagnostic(
+                    Severity.WARNING,
+                    "depends-on-dns",
+                    f"{policy.key} {rule.label} names {names}: the answer depends on DNS; it is "
+                    "treated as matching no address (give --dns NAME=IP to answer for it)",
+                    rule.source.file,
+                    rule.source.line,
+                    None,
+                    rule.source.object,
+                )
+            )
+        rules.append(_map_peers(rule, bind))
+    return replace(policy, rules=tuple(rules))
+
+
+def _has_relative(policy: Policy) -> bool:
+    return any(isinstance(p, RelativeNamespacePeer) for r in policy.rules for p in r.peers)
+
+
+def _absolute(peer: RelativeNamespacePeer, namespace: str, ns_labels: Mapping[str, str]) -> Peer:
+    if not peer.same_labels:
+        return PodPeer(PodSelection(peer.pod_selector, namespace=namespace))
+    if any(key not in ns_labels for key in peer.same_labels):
+        return NOTHING  # §5.2: that namespace gets no rule from this peer
+    same = LabelSelector.of({key: ns_labels[key] for key in peer.same_labels})
+    return PodPeer(PodSelection(peer.pod_selector, namespace_selector=same))
+
+
+def _split(policy: Policy, snapshot: ClusterSnapshot) -> list[Policy]:
+    """One part per namespace the subject can select pods in, with relative peers made absolute."""
+    subject = policy.subject
+    out = []
+    for index, name in enumerate(sorted(snapshot.namespaces)):
+        labels = snapshot.namespace_labels(name)
+        if subject.namespace is not None and subject.namespace != name:
+            continue
+        if subject.namespace_selector is not None:
+            view = cni_namespace_labels(name, labels) if subject.view is LabelView.CNI else labels
+            if not subject.namespace_selector.matches(view):
+                continue
+
+        def absolute(peer: Peer, name: str = name, labels: Mapping[str, str] = labels) -> Peer:
+            return _absolute(peer, name, labels) if isinstance(peer, RelativeNamespacePeer) else peer
+
+        part_subject = PodSelection(subject.pod_selector, namespace=name, view=subject.view)
+        rules = tuple(_map_peers(r, absolute) for r in policy.rules)
+        out.append(replace(policy, subject=part_subject, rules=rules, part=policy.part * 100_000 + index))
+    return out
+
+
+def prepare(
+    policies: Sequence[Policy], snapshot: ClusterSnapshot, dns: DnsMap | None = None
+) -> tuple[tuple[Policy, ...], list[Diagnostic]]:
+    """Policies ready for ``Resolution``: FQDNs bound, relative peers expanded."""
+    notes: list[Diagnostic] = []
+    out: list[Policy] = []
+    for policy in policies:
+        if any(isinstance(p, FQDNPeer) for r in policy.rules for p in r.peers):
+            policy = _bind_dns(policy, dns, notes)
+        out += _split(policy, snapshot) if _has_relative(policy) else [policy]
+    return tuple(sorted(out, key=lambda p: p.order_key)), notes
