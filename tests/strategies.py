@@ -1,6 +1,9 @@
 """Hypothesis strategies shared by the property tests: small random clusters (three
 namespaces, pods on one node, some host-network) and random NetworkPolicy / Admin / Baseline
-policies in the IR, with selectors, CIDRs with exceptions, node peers and named ports."""
+policies in the IR, with selectors, CIDRs with exceptions, node peers and named ports; and
+``vendor_policies``: the tier kinds, peers and selectors of the Calico, Cilium and Antrea
+dialects (end-of-tier deny, deny-before-allow union, Pass to NetworkPolicy, entities,
+compound peers, CNI label views, Calico expressions, except-ports, L7 rules)."""
 
 from __future__ import annotations
 
@@ -10,20 +13,29 @@ from hypothesis import strategies as st
 
 from kubefence.cluster.snapshot import ClusterSnapshot, Namespace, Node, Pod
 from kubefence.engine.probes import Probe
+from kubefence.ir import expressions as ex
 from kubefence.ir.addresses import IPBlock
+from kubefence.ir.l7 import HTTPMatch, HTTPRule, MatchKind, TextMatch
 from kubefence.ir.model import (
     ADMIN,
     BASELINE,
     NETWORK_POLICY,
     Action,
     AnyPeer,
+    CompoundPeer,
     Direction,
+    Entity,
+    EntityPeer,
+    ExternalBlockPeer,
     IPBlockPeer,
+    LabelView,
     NodePeer,
     PodPeer,
     PodSelection,
     Policy,
     Rule,
+    Tier,
+    TierKind,
 )
 from kubefence.ir.ports import ContainerPort, NamedPort, PortRange, Protocol
 from kubefence.ir.provenance import Source
@@ -137,3 +149,98 @@ def snapshots(draw) -> ClusterSnapshot:
         pods.append(Pod(ns, f"p{i}", Labels(draw(labels)), (ipaddress.ip_address(ip),), "n1", host, ports))
     namespaces = [Namespace(n, Labels({"ns": n})) for n in NAMESPACES]
     return ClusterSnapshot.build(namespaces, pods, nodes)
+
+
+# Vendor dialects -------------------------------------------------------------------------
+
+CALICO_LIKE = Tier(150.0, "calico-like", TierKind.ORDERED_DENY)
+ANTREA_LIKE = Tier(50.0, "antrea-like", TierKind.ORDERED, pass_to=NETWORK_POLICY.rank)
+CILIUM_LIKE = Tier(180.0, "cilium-like", TierKind.UNION)
+
+expr = st.recursive(
+    st.one_of(
+        st.builds(ex.Has, st.sampled_from(["app", "tier", "io.kubernetes.pod.namespace"])),
+        st.builds(
+            ex.Compare,
+            st.sampled_from(["app", "tier", "pcns.ns"]),
+            st.sampled_from(list(ex.Op)),
+            st.sampled_from(["x", "y", "a"]),
+        ),
+        st.builds(
+            ex.InSet,
+            st.sampled_from(["app", "projectcalico.org/namespace"]),
+            st.frozensets(st.sampled_from(["x", "a", "b"]), max_size=2),
+            st.booleans(),
+        ),
+        st.just(ex.All()),
+    ),
+    lambda inner: st.one_of(
+        st.builds(ex.Not, inner),
+        st.builds(lambda a, b: ex.And((a, b)), inner, inner),
+        st.builds(lambda a, b: ex.Or((a, b)), inner, inner),
+    ),
+    max_leaves=4,
+)
+vendor_selection = st.one_of(
+    selection,
+    st.builds(
+        lambda e, ns: PodSelection(e, namespace=ns, view=LabelView.CNI), expr, st.sampled_from(NAMESPACES)
+    ),
+    st.builds(lambda e, n: PodSelection(e, namespace_selector=n, view=LabelView.CNI), expr, expr),
+)
+simple_peer = st.one_of(
+    peer,
+    st.builds(EntityPeer, st.sampled_from(list(Entity))),
+    st.builds(lambda c: ExternalBlockPeer(IPBlock(ipaddress.ip_network(c))), cidr),
+    st.builds(PodPeer, vendor_selection),
+)
+vendor_peer = st.one_of(
+    simple_peer,
+    st.builds(
+        lambda a, b, c: CompoundPeer(tuple(a), tuple(b), tuple(c)),
+        st.lists(simple_peer, max_size=2),
+        st.lists(simple_peer, max_size=1),
+        st.lists(simple_peer, max_size=1),
+    ),
+)
+l7 = st.one_of(
+    st.none(),
+    st.just(HTTPRule((HTTPMatch(method=TextMatch(MatchKind.EXACT, "GET")),))),
+)
+
+
+@st.composite
+def vendor_rules(draw, direction: Direction, actions: list[Action]) -> tuple[Rule, ...]:
+    out = []
+    for i in range(draw(st.integers(0, 3))):
+        ports = draw(st.one_of(st.none(), st.lists(port, min_size=1, max_size=2).map(tuple)))
+        excepts = tuple(draw(st.lists(port, max_size=1)))
+        peers = tuple(draw(st.lists(vendor_peer, min_size=0, max_size=2)))
+        action = draw(st.sampled_from(actions))
+        rule_l7 = draw(l7) if action is Action.ALLOW else None
+        out.append(Rule(direction, action, peers, ports, i, SRC, None, excepts, rule_l7))
+    return tuple(out)
+
+
+@st.composite
+def vendor_policies(draw) -> list[Policy]:
+    """Policies of every tier kind in one pipeline (the engine must agree on any mix)."""
+    out = []
+    tiers = [ADMIN, NETWORK_POLICY, BASELINE, CALICO_LIKE, ANTREA_LIKE, CILIUM_LIKE]
+    for n in range(draw(st.integers(0, 6))):
+        tier = draw(st.sampled_from(tiers))
+        actions = {
+            TierKind.ISOLATING: [Action.ALLOW],
+            TierKind.UNION: [Action.ALLOW, Action.DENY],
+        }.get(tier.kind, [Action.ALLOW, Action.DENY, Action.PASS, Action.REJECT])
+        ingress = draw(vendor_rules(Direction.INGRESS, actions))
+        egress = draw(vendor_rules(Direction.EGRESS, actions))
+        subject = draw(vendor_selection)
+        directions = frozenset(draw(st.sets(st.sampled_from(list(Direction)), min_size=1)))
+        isolates = draw(st.one_of(st.none(), st.sets(st.sampled_from(list(Direction))).map(frozenset)))
+        rules_ = tuple(r for r in ingress + egress if r.direction in directions)
+        priority = draw(st.integers(0, 3))
+        out.append(
+            Policy("Gen", f"p{n}", None, tier, priority, subject, directions, rules_, SRC, isolates=isolates)
+        )
+    return sorted(out, key=lambda p: p.order_key)

@@ -16,7 +16,7 @@ from kubefence.engine.matrix import ReachabilityMatrix
 from kubefence.engine.resolve import Resolution
 from kubefence.engine.verdict import evaluate
 from kubefence.ir.model import Policy
-from strategies import PROBES, policies, snapshots
+from strategies import PROBES, policies, snapshots, vendor_policies
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -55,3 +55,20 @@ def test_engines_agree_when_ipblock_skips_pods(
                 snapshot, pols, ends[src], ends[dst], probe.protocol, probe.port, ipblock_matches_pods=False
             )
             assert fast == slow
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(snapshots(), vendor_policies(), st.sampled_from(["203.0.113.9", "10.1.2.200", "172.18.0.2"]))
+def test_engines_agree_on_vendor_tiers(snapshot: ClusterSnapshot, pols: list[Policy], outside: str) -> None:
+    """Calico end-of-tier deny, Cilium's deny-before-allow union, Antrea's Pass to
+    NetworkPolicy, entities, compound peers, CNI label views, except-ports and L7 rules (for
+    traffic that is not an HTTP request): class engine == evaluator == naive oracle."""
+    resolution = Resolution(pols, Universe(snapshot, [ipaddress.ip_address(outside)]))
+    matrix = ReachabilityMatrix(resolution)
+    ends = [naive.Remote(e.ip, e.pod) for e in resolution.universe.endpoints]
+    for src, dst in matrix.pairs():
+        conns = matrix.connections(src, dst)
+        for probe in PROBES:
+            fast = conns.contains(probe.protocol, probe.port)
+            assert fast == evaluate(resolution, src, dst, probe).allowed, (src, dst, probe)
+            assert fast == naive.allowed(snapshot, pols, ends[src], ends[dst], probe.protocol, probe.port)

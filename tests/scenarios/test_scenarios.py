@@ -1,6 +1,8 @@
 """Scenario files (tests/scenarios/*.yaml): manifests plus expected verdicts, each citing its
 source. Every expectation is checked through ``kubefence check -o json``; an expectation with a
-``cni:`` key (``cilium``, ``calico@3.31`` …) is checked with ``--cni`` that profile."""
+``cni:`` key (``cilium``, ``calico@3.31`` …) is checked with ``--cni`` that profile, one with
+``http: {method, path, host?}`` asks about that HTTP request, and a file-level ``cni:`` is the
+default of its expectations. A file-level ``dns: {name: [ip, ...]}`` is passed as ``--dns``."""
 
 from __future__ import annotations
 
@@ -23,12 +25,26 @@ def _expectations() -> list[Any]:
     for path in FILES:
         doc = yaml.safe_load(path.read_text())
         for i, exp in enumerate(doc["expect"]):
+            exp = {**({"cni": doc["cni"]} if "cni" in doc else {}), **exp}
+            for name, ips in (doc.get("dns") or {}).items():
+                exp.setdefault("dns", []).append(f"{name}={','.join(ips)}")
             out.append(pytest.param(path, doc["manifests"], exp, id=f"{path.stem}-{i}"))
     return out
 
 
+def _extra(exp: dict[str, Any]) -> list[str]:
+    args = ["--cni", exp["cni"]] if "cni" in exp else []
+    http = exp.get("http") or {}
+    for key in ("method", "path", "host"):
+        if key in http:
+            args += [f"--http-{key}", http[key]]
+    for entry in exp.get("dns", []):
+        args += ["--dns", entry]
+    return args
+
+
 @pytest.mark.parametrize(("path", "manifests", "exp"), _expectations())
-def test_scenario(runner: CliRunner, tmp_path: Path, path: Path, manifests: str, exp: dict[str, str]) -> None:
+def test_scenario(runner: CliRunner, tmp_path: Path, path: Path, manifests: str, exp: dict[str, Any]) -> None:
     source = tmp_path / f"{path.stem}.yaml"
     source.write_text(manifests)
     result = invoke(
@@ -43,7 +59,7 @@ def test_scenario(runner: CliRunner, tmp_path: Path, path: Path, manifests: str,
         exp["port"],
         "-o",
         "json",
-        *(("--cni", exp["cni"]) if "cni" in exp else ()),
+        *_extra(exp),
     )
     assert result.exit_code in (0, 1), result.output
     assert json.loads(result.stdout)["verdict"] == exp["verdict"], json.loads(result.stdout)["reason"]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from kubefence.dialects.base import ParseResult
 from kubefence.dialects.cilium_rules import SECTIONS, RuleReader
-from kubefence.dialects.cilium_selectors import read_endpoint_selector
+from kubefence.dialects.cilium_selectors import NODE_SOURCES, POD_SOURCES, read_endpoint_selector
 from kubefence.dialects.fields import FieldReader
 from kubefence.ir.model import Direction, LabelView, PodSelection, Policy, Tier, TierKind
 from kubefence.ir.selectors import LabelSelector
@@ -76,7 +76,10 @@ class _Parser:
         specs = self.r.sequence(data, "specs", "specs")
         if spec is None and not specs and not self.r.failed:
             self.r.error(
-                "spec", "one of spec and specs is required (an empty policy is rejected)", None, "missing-field"
+                "spec",
+                "one of spec and specs is required (an empty policy is rejected)",
+                None,
+                "missing-field",
             )
         parts: list[tuple[int, str, Mapping[str, Any], int]] = []
         if spec is not None:
@@ -150,7 +153,8 @@ class _Parser:
             return None
         key = present[0]
         where, at = f"{path}.{key}", self.r.line(spec, key)
-        selector = read_endpoint_selector(self.r, spec, key, where)
+        sources = NODE_SOURCES if key == "nodeSelector" else POD_SOURCES
+        selector = read_endpoint_selector(self.r, spec, key, where, sources)
         if key == "nodeSelector":
             self.host_policy(where, at)
             return None

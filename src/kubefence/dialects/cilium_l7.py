@@ -35,7 +35,11 @@ def read_l7(r: FieldReader, entry: Mapping[str, Any], path: str) -> HTTPRule | N
     r.known(rules, (*_TYPES, "l7proto"), path)
     present = [k for k in _TYPES if rules.get(k) is not None]
     if len(present) > 1:
-        r.error(path, f"only one L7 rule type may be set per port, found {', '.join(present)}", r.line(entry, "rules"))
+        r.error(
+            path,
+            f"only one L7 rule type may be set per port, found {', '.join(present)}",
+            r.line(entry, "rules"),
+        )
         return None
     if not present:
         return None
@@ -114,7 +118,11 @@ def _headers(r: FieldReader, item: Mapping[str, Any], path: str) -> list[tuple[s
     out: list[tuple[str, str | None]] = []
     for i, text in enumerate(seq):
         if not isinstance(text, str) or not text.strip():
-            r.error(f"{path}.headers[{i}]", f"expected a header 'Name' or 'Name: value', got {text!r}", r.line(seq, i))
+            r.error(
+                f"{path}.headers[{i}]",
+                f"expected a header 'Name' or 'Name: value', got {text!r}",
+                r.line(seq, i),
+            )
             continue
         name, _, value = text.strip().partition(" ")
         out.append((name.rstrip(":"), value.strip() if value.strip() else None))

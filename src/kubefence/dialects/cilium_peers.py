@@ -229,7 +229,9 @@ class PeerReader:
                 self.not_modelled(path, f"unknown reserved label 'reserved:{name}': it {_NONE_NOTE}", line)
                 return None
             allowed = ", ".join(_ENTITIES)
-            self.r.error(path, f"unknown entity {name!r} (expected one of {allowed})", line, "unsupported-value")
+            self.r.error(
+                path, f"unknown entity {name!r} (expected one of {allowed})", line, "unsupported-value"
+            )
             return None
         entity, note = _ENTITIES[name]
         if note is not None:
@@ -244,7 +246,9 @@ class PeerReader:
             self.r.known(item, ("cidr", "except", "cidrGroupRef", "cidrGroupSelector"), p_path)
             kinds = [k for k in ("cidr", "cidrGroupRef", "cidrGroupSelector") if item.get(k) is not None]
             if len(kinds) != 1:
-                self.r.error(p_path, "exactly one of cidr, cidrGroupRef and cidrGroupSelector must be set", line)
+                self.r.error(
+                    p_path, "exactly one of cidr, cidrGroupRef and cidrGroupSelector must be set", line
+                )
                 continue
             if kinds[0] != "cidr":
                 self.not_modelled(
@@ -266,7 +270,9 @@ class PeerReader:
             self.r.known(item, ("matchName", "matchPattern"), p_path)
             keys = [k for k in ("matchName", "matchPattern") if item.get(k) is not None]
             if len(keys) != 1:
-                self.r.error(p_path, "exactly one of matchName and matchPattern must be set", self.r.line(seq, i))
+                self.r.error(
+                    p_path, "exactly one of matchName and matchPattern must be set", self.r.line(seq, i)
+                )
                 continue
             text = self.r.string(item, keys[0], f"{p_path}.{keys[0]}")
             pattern = _FQDN_NAME if keys[0] == "matchName" else _FQDN_PATTERN
@@ -274,7 +280,10 @@ class PeerReader:
                 continue
             if not pattern.match(text):
                 self.r.error(
-                    f"{p_path}.{keys[0]}", f"invalid DNS name {text!r}", self.r.line(item, keys[0]), "bad-fqdn"
+                    f"{p_path}.{keys[0]}",
+                    f"invalid DNS name {text!r}",
+                    self.r.line(item, keys[0]),
+                    "bad-fqdn",
                 )
                 continue
             out.append(FQDNPeer(text.lower().rstrip(".")))

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from kubefence.dialects.cilium_l7 import read_l7
 from kubefence.dialects.networkpolicy import valid_port_name
+from kubefence.ir.l7 import HTTPRule
 from kubefence.ir.ports import MAX_PORT, MIN_PORT, PORT_PROTOCOLS, NamedPort, PortMatch, PortRange, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from kubefence.dialects.fields import FieldReader
-    from kubefence.ir.l7 import HTTPRule
 
 __all__ = ["PortGroup", "PortReader"]
 
@@ -121,7 +121,9 @@ class PortReader:
             return []
         if number == MIN_PORT:
             if end:
-                self.r.warn(f"{path}.endPort", "endPort is ignored when port is 0 (all ports)", line, "ignored-field")
+                self.r.warn(
+                    f"{path}.endPort", "endPort is ignored when port is 0 (all ports)", line, "ignored-field"
+                )
             return [PortRange(p, MIN_PORT, MAX_PORT) for p in protocols]
         if end and end < number:
             self.r.error(
@@ -219,14 +221,19 @@ class PortReader:
         kind = field.get("type")
         if not isinstance(family, str) or family not in _FAMILIES:
             self.r.error(
-                f"{path}.family", f"unsupported family {family!r} (expected IPv4 or IPv6)", line, "unsupported-value"
+                f"{path}.family",
+                f"unsupported family {family!r} (expected IPv4 or IPv6)",
+                line,
+                "unsupported-value",
             )
             return None
         valid = (isinstance(kind, int) and not isinstance(kind, bool) and 0 <= kind <= 255) or (
             isinstance(kind, str) and kind.isalnum()
         )
         if not valid:
-            self.r.error(f"{path}.type", f"expected an ICMP type 0-255 or name, got {kind!r}", line, "bad-icmp-type")
+            self.r.error(
+                f"{path}.type", f"expected an ICMP type 0-255 or name, got {kind!r}", line, "bad-icmp-type"
+            )
             return None
         proto = _FAMILIES[family]
         self.r.warn(
