@@ -166,9 +166,7 @@ class PeerParser:
             self.r.error(path, "namespaces and namespaceSelector cannot be set together", line, "peer-fields")
             return False
         if "externalEntitySelector" in present and "podSelector" in present:
-            self.r.error(
-                path, "externalEntitySelector cannot be set with podSelector", line, "peer-fields"
-            )
+            self.r.error(path, "externalEntitySelector cannot be set with podSelector", line, "peer-fields")
             return False
         return True
 
@@ -186,9 +184,7 @@ class PeerParser:
                 "not-modelled",
             )
             return
-        self.r.error(
-            f"{path}.scope", f"unsupported value {value!r} (expected Cluster or ClusterSet)", line
-        )
+        self.r.error(f"{path}.scope", f"unsupported value {value!r} (expected Cluster or ClusterSet)", line)
 
     # -- kinds -----------------------------------------------------------------------------
     def of_kind(self, present: list[str], item: Mapping[str, Any], path: str) -> list[Peer]:
@@ -234,7 +230,10 @@ class PeerParser:
             match = self.r.string(value, "match", f"{where}.match")
             if match != "Self":
                 self.r.error(
-                    f"{where}.match", f"unsupported value {match!r} (expected Self)", line, "unsupported-value"
+                    f"{where}.match",
+                    f"unsupported value {match!r} (expected Self)",
+                    line,
+                    "unsupported-value",
                 )
                 return None
             return RelativeNamespacePeer(pods)
@@ -246,7 +245,9 @@ class PeerParser:
         keys: list[str] = []
         for i, key in enumerate(seq):
             if not isinstance(key, str) or _QUALIFIED_NAME.match(key) is None:
-                self.r.error(f"{path}[{i}]", f"invalid label key {key!r}", self.r.line(seq, i), "invalid-label")
+                self.r.error(
+                    f"{path}[{i}]", f"invalid label key {key!r}", self.r.line(seq, i), "invalid-label"
+                )
                 continue
             keys.append(key)
         if not seq:
@@ -274,7 +275,9 @@ class PeerParser:
         if text is None:
             return []
         if _FQDN_CHARS.match(text) is None:
-            self.r.error(path, f"invalid characters in fqdn {text!r} (allowed: letters, digits, '-', '.', '*')", line)
+            self.r.error(
+                path, f"invalid characters in fqdn {text!r} (allowed: letters, digits, '-', '.', '*')", line
+            )
             return []
         peers, exact = fqdn_peers(text)
         if not exact:

@@ -15,8 +15,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from kubefence.dialects.antrea_peers import PeerParser, Scope
-from kubefence.ir.model import Action, AnyPeer, Direction, Peer, Rule
 from kubefence.ir.l7 import HTTPMatch, HTTPRule, MatchKind, TextMatch
+from kubefence.ir.model import Action, AnyPeer, Direction, Peer, Rule
 from kubefence.ir.ports import MAX_PORT, MIN_PORT, NamedPort, PortMatch, PortRange, Protocol
 
 if TYPE_CHECKING:
@@ -28,7 +28,16 @@ __all__ = ["ACTIONS", "RuleParser", "l7_text"]
 
 ACTIONS = {"Allow": Action.ALLOW, "Drop": Action.DENY, "Reject": Action.REJECT, "Pass": Action.PASS}
 _PEER_KEY = {Direction.INGRESS: "from", Direction.EGRESS: "to"}
-_RULE_FIELDS = ("appliedTo", "action", "ports", "protocols", "l7Protocols", "name", "enableLogging", "logLabel")
+_RULE_FIELDS = (
+    "appliedTo",
+    "action",
+    "ports",
+    "protocols",
+    "l7Protocols",
+    "name",
+    "enableLogging",
+    "logLabel",
+)
 
 
 def l7_text(value: str, ignore_case: bool = False) -> TextMatch:
@@ -38,9 +47,10 @@ def l7_text(value: str, ignore_case: bool = False) -> TextMatch:
     core = value[1:] if lead else value
     trail = core.endswith("*")
     core = core[:-1] if trail else core
+    if not lead and not trail:
+        return TextMatch(MatchKind.EXACT, value, ignore_case)
     if "*" not in core:
-        kind = MatchKind.GLOB if lead or trail else MatchKind.EXACT
-        return TextMatch(kind, value, ignore_case)
+        return TextMatch(MatchKind.GLOB, value, ignore_case)
     regex = (".*" if lead else "") + re.escape(core) + (".*" if trail else "")
     return TextMatch(MatchKind.REGEX, regex, ignore_case)
 
@@ -75,10 +85,10 @@ class RuleParser:
         if text is None:
             return None
         if text not in ACTIONS:
-            hint = " (Antrea has no 'Deny': use Drop or Reject)" if text.lower() == "deny" else ""
+            hint = "; Antrea has no Deny action, use Drop or Reject" if text.lower() == "deny" else ""
             self.r.error(
                 f"{path}.action",
-                f"unsupported action {text!r} (expected Allow, Drop, Reject or Pass){hint}",
+                f"unsupported action {text!r} (expected Allow, Drop, Reject or Pass{hint})",
                 line,
                 "unsupported-value",
             )
@@ -111,9 +121,7 @@ class RuleParser:
         line = self.r.line(item, "toServices")
         self.r.sequence(item, "toServices", f"{path}.toServices")
         if has_to or item.get("ports") or item.get("protocols"):
-            self.r.error(
-                f"{path}.toServices", "toServices cannot be used with to, ports or protocols", line
-            )
+            self.r.error(f"{path}.toServices", "toServices cannot be used with to, ports or protocols", line)
         self.r.warn(
             f"{path}.toServices",
             "toServices (traffic to a Service's ClusterIP, before load balancing) is not modelled: "

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kubefence.dialects.antrea_peers import service_account_pods
-from kubefence.ir.model import PodSelection
 from kubefence.ir.selectors import LabelSelector
 
 if TYPE_CHECKING:
@@ -20,6 +19,7 @@ if TYPE_CHECKING:
 
     from kubefence.dialects.antrea_peers import Scope
     from kubefence.dialects.fields import FieldReader
+    from kubefence.ir.model import PodSelection
 
 __all__ = ["TargetParser"]
 
@@ -77,9 +77,7 @@ class TargetParser:
             return None
         return self.scope.pods(pods if pods is not None else LabelSelector(), namespaces)
 
-    def valid(
-        self, item: Mapping[str, Any], present: list[str], path: str, line: int, egress: bool
-    ) -> bool:
+    def valid(self, item: Mapping[str, Any], present: list[str], path: str, line: int, egress: bool) -> bool:
         if not present:
             self.r.error(path, "an appliedTo entry must set one of " + ", ".join(_FIELDS), line, "empty-peer")
             return False
@@ -96,7 +94,9 @@ class TargetParser:
                 return False
         alone = [k for k in present if k in _ALONE]
         if alone and len(present) > 1:
-            self.r.error(path, f"{alone[0]} cannot be set with other fields in appliedTo", line, "peer-fields")
+            self.r.error(
+                path, f"{alone[0]} cannot be set with other fields in appliedTo", line, "peer-fields"
+            )
             return False
         if "service" in present and egress:
             self.r.error(
