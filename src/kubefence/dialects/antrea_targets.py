@@ -2,8 +2,9 @@
 semantics reference; antrea-io/antrea pkg/apis/crd/v1beta1/types.go AppliedTo,
 pkg/controller/networkpolicy/validate.go validateAppliedTo; docs/antrea-network-policy.md).
 
-Each entry becomes one PodSelection. Entries that do not select pods by label are not modelled
-and are skipped with a warning: ``group`` (the IR subject cannot refer to a group),
+Each entry becomes one PodSelection; a ``group`` entry becomes a placeholder selection naming
+the group (``GROUP_SUBJECT``), which the workspace's link step replaces by the group's pods.
+Entries that do not select pods by label are not modelled and are skipped with a warning:
 ``service`` (NodePort Services) and ``nodeSelector`` (Node policies), external entities.
 """
 
@@ -12,6 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kubefence.dialects.antrea_peers import service_account_pods
+from kubefence.dialects.base import GROUP_SUBJECT
+from kubefence.ir.model import PodSelection
 from kubefence.ir.selectors import LabelSelector
 
 if TYPE_CHECKING:
@@ -19,7 +22,6 @@ if TYPE_CHECKING:
 
     from kubefence.dialects.antrea_peers import Scope
     from kubefence.dialects.fields import FieldReader
-    from kubefence.ir.model import PodSelection
 
 __all__ = ["TargetParser"]
 
@@ -35,8 +37,6 @@ _FIELDS = (
 _ALONE = ("group", "serviceAccount", "service", "nodeSelector")
 _NOT_IN_ANNP = ("namespaceSelector", "serviceAccount", "service", "nodeSelector")
 _SKIPPED = {
-    "group": "appliedTo a group is not modelled (only peers are resolved from groups): the pods of "
-    "this group are not treated as subjects of the policy",
     "service": "appliedTo a NodePort Service is not modelled: traffic to the Service through node "
     "ports is not evaluated against this policy",
     "nodeSelector": "appliedTo nodes (Antrea Node policies) is not modelled: node traffic is not "
@@ -69,6 +69,8 @@ class TargetParser:
         if skipped is not None:
             self.r.warn(f"{path}.{skipped}", _SKIPPED[skipped], self.r.line(item, skipped), "not-modelled")
             return None
+        if present == ["group"]:
+            return self.group(item, f"{path}.group")
         if present == ["serviceAccount"]:
             return service_account_pods(self.r, item, f"{path}.serviceAccount")
         pods = self.r.selector(item, "podSelector", f"{path}.podSelector")
@@ -76,6 +78,15 @@ class TargetParser:
         if pods is None and namespaces is None:
             return None
         return self.scope.pods(pods if pods is not None else LabelSelector(), namespaces)
+
+    def group(self, item: Mapping[str, Any], path: str) -> PodSelection | None:
+        """A placeholder subject naming the group; the link step replaces it by the group's pods."""
+        name = self.r.string(item, "group", path)
+        if name is None:
+            return None
+        kind = "ClusterGroup" if self.scope.cluster else "Group"
+        ref = f"{kind}/{self.scope.namespace or ''}/{name}"
+        return PodSelection(LabelSelector.of({GROUP_SUBJECT: ref}), namespace_selector=LabelSelector())
 
     def valid(self, item: Mapping[str, Any], present: list[str], path: str, line: int, egress: bool) -> bool:
         if not present:

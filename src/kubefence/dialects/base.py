@@ -14,7 +14,7 @@ from kubefence.ir.selectors import Labels
 if TYPE_CHECKING:
     from kubefence.dialects.loader import Document
 
-__all__ = ["Definition", "Dialect", "GroupDef", "NetworkSetDef", "ParseResult", "TierDef"]
+__all__ = ["GROUP_SUBJECT", "Definition", "Dialect", "GroupDef", "NetworkSetDef", "ParseResult", "TierDef"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,10 @@ class GroupDef:
 
 
 Definition = TierDef | NetworkSetDef | GroupDef
+
+# A policy subject that is a group (Antrea appliedTo group): a selection on this label, whose
+# value is ``<kind>/<namespace>/<name>``, replaced when the workspace is linked.
+GROUP_SUBJECT = "kubefence.io/applied-to-group"
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ import math
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from kubefence.dialects.base import Definition, GroupDef, NetworkSetDef, TierDef
+from kubefence.dialects.base import GROUP_SUBJECT, Definition, GroupDef, NetworkSetDef, TierDef
 from kubefence.engine.tiers import (
     ANTREA_STATIC_TIERS,
     CALICO_BUILTIN_TIERS,
@@ -28,11 +28,13 @@ from kubefence.ir.model import (
     IPBlockPeer,
     NetworkSetPeer,
     Peer,
+    PodPeer,
     Policy,
     Rule,
     Tier,
     TierKind,
 )
+from kubefence.ir.selectors import LabelSelector
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -58,6 +60,39 @@ class _Linker:
         self.diagnostics.append(
             Diagnostic(Severity.WARNING, code, message, source.file, source.line, None, source.object)
         )
+
+    def subjects(self, policy: Policy) -> list[Policy]:
+        """An Antrea policy applied to a group: one part per pod selection of the group."""
+        labels = (
+            dict(policy.subject.pod_selector.match_labels)
+            if isinstance(policy.subject.pod_selector, LabelSelector)
+            else {}
+        )
+        ref = labels.get(GROUP_SUBJECT)
+        if ref is None:
+            return [policy]
+        kind, namespace, name = ref.split("/", 2)
+        members = self._members(kind, namespace or None, name, ())
+        if members is None:
+            self.warn(
+                policy.source,
+                "unknown-group",
+                f"appliedTo {kind} {name} is not given: the policy applies to no pod",
+            )
+            return []
+        parts = [m.selection for m in members if isinstance(m, PodPeer)]
+        return [replace(policy, subject=s, part=policy.part * 1000 + i) for i, s in enumerate(parts)]
+
+    def _members(
+        self, kind: str, namespace: str | None, name: str, seen: tuple[str, ...]
+    ) -> list[Peer] | None:
+        group = self.groups.get((kind, namespace, name))
+        if group is None or name in seen:
+            return None
+        out = list(group.peers)
+        for child in group.children:
+            out += self._members(kind, namespace, child, (*seen, name)) or []
+        return out
 
     def policy(self, policy: Policy) -> Policy | None:
         if policy.dialect == "calico":
@@ -162,5 +197,6 @@ def link(
     """Policies with their tiers placed and group / network-set references replaced."""
     diagnostics: list[Diagnostic] = []
     linker = _Linker(definitions, diagnostics)
-    out = [p for p in (linker.policy(policy) for policy in policies) if p is not None]
+    parts = [part for policy in policies for part in linker.subjects(policy)]
+    out = [p for p in (linker.policy(policy) for policy in parts) if p is not None]
     return out, diagnostics

@@ -211,7 +211,6 @@ def test_annp_applied_to_namespace_selector_is_forbidden() -> None:
 @pytest.mark.parametrize(
     ("target", "field"),
     [
-        pytest.param("{group: cg}", "group", id="group"),
         pytest.param("{service: {name: s, namespace: n}}", "service", id="nodeport-service"),
         pytest.param("{nodeSelector: {}}", "nodeSelector", id="node-policy"),
     ],
@@ -222,6 +221,15 @@ def test_unmodelled_applied_to_is_skipped_with_warning(target: str, field: str) 
     assert [p.part for p in result.policies] == [0]
     (warning,) = [d for d in result.diagnostics if d.code == "not-modelled"]
     assert warning.field == f"spec.appliedTo[0].{field}"
+
+
+def test_applied_to_group_is_a_placeholder_the_link_step_replaces() -> None:
+    """docs/antrea-network-policy.md "ClusterGroup" example: appliedTo a ClusterGroup applies
+    the policy to the group's pods; the dialect names the group, the link step expands it."""
+    from kubefence.dialects.base import GROUP_SUBJECT
+
+    (p,) = policies(ACNP, "priority: 1\nappliedTo: [{group: cg}]")
+    assert dict(p.subject.pod_selector.match_labels) == {GROUP_SUBJECT: "ClusterGroup//cg"}
 
 
 def test_service_account_subject_uses_cni_view() -> None:
