@@ -13,7 +13,7 @@ from kubefence.cluster.snapshot import ClusterSnapshot
 from kubefence.engine.endpoints import Universe
 from kubefence.engine.matrix import ReachabilityMatrix
 from kubefence.engine.probes import parse_probe
-from kubefence.engine.profiles import apply_profile, parse_profile
+from kubefence.engine.profiles import GENERIC, apply_profile, parse_profile
 from kubefence.engine.resolve import Resolution
 from kubefence.engine.verdict import evaluate
 from kubefence.ir.model import Policy
@@ -37,7 +37,13 @@ def run_demo(console: Console) -> None:
         f"{len(snapshot.namespaces)} namespaces, {len(snapshot.pods)} pods, "
         f"{len(workspace.policies)} policies: " + ", ".join(sorted({p.kind for p in workspace.policies}))
     )
-    resolution = Resolution(workspace.policies, Universe(snapshot))
+    console.print(
+        "Answers under the generic profile (the upstream APIs, as any conformant CNI enforces them):"
+    )
+    generic, warnings = apply_profile(GENERIC, workspace.policies)
+    for warning in warnings:
+        console.print(f"warning: {warning.object}: {warning.message}", style="yellow", markup=False)
+    resolution = Resolution(generic, Universe(snapshot))
     matrix = ReachabilityMatrix(resolution)
     probes = [parse_probe(p) for p in ("8080/TCP", "8443/TCP", "9090/TCP", "53/UDP")]
     console.print(Rule("1. Who can reach whom"))
@@ -69,8 +75,14 @@ def run_demo(console: Console) -> None:
 
 
 def _on_cilium(console: Console, policies: Sequence[Policy], snapshot: ClusterSnapshot) -> None:
-    """The same scrape under the cilium profile: the CNI does not implement AdminNetworkPolicy."""
+    """The same scrape under the cilium profile: the CNI does not implement AdminNetworkPolicy,
+    and the CiliumClusterwideNetworkPolicy (ignored by the generic profile) allows it instead."""
     console.print(Rule("4. The same question on a cluster running Cilium (--cni cilium)"))
+    console.print(
+        "Under the generic profile the CiliumClusterwideNetworkPolicy is only a warning; on Cilium the "
+        "AdminNetworkPolicies are, and the Cilium policy is evaluated with the NetworkPolicies "
+        "(deny rules first, then the union of the allows)."
+    )
     profile = parse_profile("cilium")
     effective, warnings = apply_profile(profile, policies)
     for warning in warnings[:2]:

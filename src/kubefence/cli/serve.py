@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from kubefence.cli.inputs import load, stderr, warning_texts
+from kubefence.cli.inputs import load_for, stderr, warning_texts
 from kubefence.cluster.objects import CLUSTER_KINDS, Workload, parse_object
 from kubefence.cluster.snapshot import Namespace, Node, Pod
 from kubefence.dialects.loader import load_text
@@ -32,6 +32,7 @@ from kubefence.dialects.registry import dialect_for
 from kubefence.engine import export
 from kubefence.engine.incremental import Event, IncrementalEngine, Op, PolicyKey
 from kubefence.engine.probes import Probe, default_probes, parse_probe
+from kubefence.engine.profiles import GENERIC, UPSTREAM_DIALECTS
 
 __all__ = ["Service", "event_from_watch", "run_server"]
 
@@ -59,6 +60,11 @@ def event_from_watch(item: Any) -> tuple[Event | None, list[str]]:
     doc = loaded.documents[0]
     api, kind = str(doc.data.get("apiVersion", "")), str(doc.data.get("kind", ""))
     dialect = dialect_for(api, kind)
+    if dialect is not None and dialect.name not in UPSTREAM_DIALECTS:
+        return None, [
+            *notes,
+            f"{kind} ({api}) is a CNI's own API: serve answers under the generic profile, ignored",
+        ]
     if dialect is not None:
         result = dialect.parse(doc)
         if op is Op.DELETE and not result.policies:  # a deletion may carry only the metadata
@@ -225,7 +231,7 @@ def make_server(service: Service, host: str = "127.0.0.1", port: int = 8181) -> 
 
 
 def run_server(paths: list[str], host: str, port: int, verbose: bool) -> None:
-    workspace = load(paths, verbose, quiet_warnings=True)
+    workspace = load_for(paths, verbose, GENERIC, strict=False, quiet_warnings=True)
     engine = IncrementalEngine(workspace.snapshot, workspace.policies)
     engine.matrix()
     gc.collect()

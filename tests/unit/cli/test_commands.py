@@ -320,13 +320,13 @@ def test_bad_input_exit_2_with_location(
 
 
 def test_unknown_fields_warn_and_other_dialects_are_reported(runner: CliRunner, tmp_path: Path) -> None:
-    calico = "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: g}\nspec: {}\n"
+    cilium = "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: c, namespace: x}\nspec: {endpointSelector: {}}\n"
     odd = DENY_ALL.replace("{podSelector: {}}", "{podSelector: {}, podSelectr: {}}")
-    result = invoke(runner, "matrix", str(cluster(tmp_path, odd, calico)), "--port", "80", "-o", "json")
+    result = invoke(runner, "matrix", str(cluster(tmp_path, odd, cilium)), "--port", "80", "-o", "json")
     assert result.exit_code == 0
     warnings = json.loads(result.stdout)["warnings"]
     assert any("spec.podSelectr" in w and "unknown field" in w for w in warnings)
-    assert any("Calico policies are not supported yet" in w for w in warnings)
+    assert any("not enforced by generic" in w and "enforced only by cilium" in w for w in warnings)
 
 
 def test_demo_manifests_are_clean() -> None:
