@@ -95,8 +95,8 @@ class _Collector:
                 Diagnostic(
                     Severity.WARNING,
                     "dialect-not-supported",
-                    f"{_LATER_GROUPS[group]} policies are not supported yet: this object "
-                    "is ignored, and the answers do not include it",
+                    f"kubefence does not read {_LATER_GROUPS[group]} {kind or 'objects'} objects (yet): "
+                    "this object is ignored, and the answers do not include it",
                     doc.file,
                     doc.line,
                     None,
