@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kubefence.backends.nftables.sets import block_elements
+from kubefence.backends.support import ensure_compilable
 from kubefence.engine.resolve import Resolution, iter_bits
 from kubefence.errors import CompileError
 from kubefence.ir.model import (
@@ -262,6 +263,7 @@ def compile_iptables(
 ) -> IptRuleset:
     """The linear ruleset enforcing ``resolution``'s policies for the pods ``local`` (``ns/name``
     keys) on ``node``; ``conntrack`` puts the established-connection fast path first."""
+    ensure_compilable(resolution.policies)
     known = resolution.universe.snapshot.nodes.get(node or "")
     b = _Builder(resolution, _v4(known.addresses) if known else [])
     dispatch = _dispatch(b, local)

@@ -21,10 +21,11 @@ from rich.table import Table
 from rich.text import Text
 
 from kubefence.cli.exitcodes import ExitCode
-from kubefence.cli.inputs import fail, load
+from kubefence.cli.inputs import fail, load_for
 from kubefence.cli.render import count_table
 from kubefence.engine.matrix import Verdicts
 from kubefence.engine.probes import Probe, default_probes, parse_probe
+from kubefence.engine.profiles import GENERIC
 from kubefence.errors import KubefenceError
 from kubefence.lab import netns
 from kubefence.lab.enforce import EnforcerFactory, NoEnforcer
@@ -129,7 +130,8 @@ def _workspace(paths: Sequence[str], verbose: bool, quiet: bool) -> Workspace:
     """Root and iproute2 first (exit 2 without them), then the input (exit 2 on errors)."""
     with _lab_errors():
         netns.check_privileges()
-    return load(paths, verbose, quiet_warnings=quiet)
+    # The lab's agents enforce the upstream APIs: CNI dialects are warned about and left out.
+    return load_for(paths, verbose, GENERIC, strict=False, quiet_warnings=quiet)
 
 
 @lab_app.command(epilog="Example:  kubefence lab up cluster/ --nodes 3 --mode vxlan --prefix kf")

@@ -1,20 +1,366 @@
-"""Placeholder: the calico dialect is being written."""
+"""Calico ``projectcalico.org/v3`` (and ``crd.projectcalico.org/v1``) → IR (§3 of the semantics
+reference).
+
+NetworkPolicy and GlobalNetworkPolicy become policies of an ORDERED_DENY tier named after
+``spec.tier`` (rank 0 and kind ORDERED_DENY are placeholders: the workspace link step sets both
+from the TierDefs). ``order`` is the priority (absent: +inf); ties are broken by Calico v3.32+'s
+``"<name>/<namespace>/<kind>"`` string. Subjects and rule selectors are Calico selector
+expressions over ``LabelView.CNI``. Staged kinds are parsed and checked like their live kinds
+and keep their own kind name (they are never enforced; the profiles drop them).
+
+A rule whose local side (ingress: ``destination``, egress: ``source``) carries label criteria
+applies only to some of the selected endpoints. Such rules go to separate policy parts whose
+subject is narrowed: the rules of each direction are cut into runs of consecutive rules with
+the same restriction, and each run after the first unrestricted one is a part of its own, in
+rule order, so that first-match order is kept. Part 0 always carries the full subject (even
+without rules) so that the tier selects every endpoint the policy selects.
+
+Tiers become ``TierDef``s and (Global)NetworkSets ``NetworkSetDef``s.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import math
+import re
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Final
 
-from kubefence.dialects.base import ParseResult
+from kubefence.dialects.base import Definition, NetworkSetDef, ParseResult, TierDef
+from kubefence.dialects.calico_entity import SA_PREFIX, read_nets, read_selector
+from kubefence.dialects.calico_rules import NOT_MODELLED, CalicoRule, RuleReader
+from kubefence.dialects.calico_selector import conjoin, prefix_keys
+from kubefence.dialects.fields import FieldReader
+from kubefence.dialects.loader import Document
+from kubefence.dialects.located import LocatedMap
+from kubefence.dialects.networkpolicy import NetworkPolicyDialect
+from kubefence.ir.expressions import All
+from kubefence.ir.model import Action, Direction, LabelView, PodSelection, Policy, Rule, Tier, TierKind
+from kubefence.ir.selectors import Labels
 
 if TYPE_CHECKING:
-    from kubefence.dialects.loader import Document
+    from collections.abc import Mapping
+
+    from kubefence.ir.expressions import Expr
 
 __all__ = ["CalicoDialect"]
 
+API_V3: Final = "projectcalico.org/v3"
+API_CRD: Final = "crd.projectcalico.org/v1"
+DIALECT: Final = "calico"
+DEFAULT_TIER: Final = "default"
+_TIER_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DIRECTIONS: Final = {"Ingress": Direction.INGRESS, "Egress": Direction.EGRESS}
+_STAGED_ACTIONS: Final = ("Set", "Delete", "Learn", "Ignore")
+_NP_FIELDS: Final = (
+    "tier",
+    "order",
+    "selector",
+    "types",
+    "ingress",
+    "egress",
+    "serviceAccountSelector",
+    "performanceHints",
+)
+_GNP_FIELDS: Final = (*_NP_FIELDS, "namespaceSelector", "doNotTrack", "preDNAT", "applyOnForward")
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """A policy kind: its name, whether it is namespaced and whether it is staged."""
+
+    kind: str
+    namespaced: bool
+    staged: bool
+
+
+_SHAPES: Final = {
+    "NetworkPolicy": _Shape("NetworkPolicy", True, False),
+    "GlobalNetworkPolicy": _Shape("GlobalNetworkPolicy", False, False),
+    "StagedNetworkPolicy": _Shape("StagedNetworkPolicy", True, True),
+    "StagedGlobalNetworkPolicy": _Shape("StagedGlobalNetworkPolicy", False, True),
+}
+_OTHER_KINDS: Final = ("StagedKubernetesNetworkPolicy", "Tier", "NetworkSet", "GlobalNetworkSet")
+
 
 class CalicoDialect:
-    name = "calico"
-    kinds: tuple[tuple[str, str], ...] = ()
+    """Reads Calico policies, tiers and network sets."""
+
+    name = DIALECT
+    kinds: tuple[tuple[str, str], ...] = tuple(
+        (api, kind) for api in (API_V3, API_CRD) for kind in (*_SHAPES, *_OTHER_KINDS)
+    )
 
     def parse(self, doc: Document) -> ParseResult:
-        return ParseResult()
+        kind = str(doc.data.get("kind"))
+        if kind == "StagedKubernetesNetworkPolicy":
+            return _staged_kubernetes(doc)
+        reader = FieldReader(doc, self.name)
+        policies: list[Policy] = []
+        definitions: list[Definition] = []
+        if kind == "Tier":
+            definitions += _tier(reader)
+        elif kind in ("NetworkSet", "GlobalNetworkSet"):
+            definitions += _network_set(reader, namespaced=kind == "NetworkSet")
+        elif kind in _SHAPES:
+            policies += _PolicyParser(reader, _SHAPES[kind]).policies()
+        else:
+            reader.error(
+                "kind", f"kind {kind!r} is not read by the Calico dialect", reader.line(doc.data, "kind")
+            )
+        if reader.failed:
+            return ParseResult((), tuple(reader.diagnostics))
+        return ParseResult(tuple(policies), tuple(reader.diagnostics), tuple(definitions))
+
+
+# -- policies ----------------------------------------------------------------------------------
+
+
+class _PolicyParser:
+    def __init__(self, reader: FieldReader, shape: _Shape) -> None:
+        self.r = reader
+        self.shape = shape
+
+    def policies(self) -> list[Policy]:
+        data = self.r.doc.data
+        meta = self.r.mapping(data, "metadata", "metadata", required=True) or {}
+        name = self.r.string(meta, "name", "metadata.name", required=True)
+        namespace = (
+            (self.r.string(meta, "namespace", "metadata.namespace") or "default")
+            if self.shape.namespaced
+            else None
+        )
+        spec = self.r.mapping(data, "spec", "spec", required=True)
+        if spec is None or name is None:
+            return []
+        fields = _NP_FIELDS if self.shape.namespaced else _GNP_FIELDS
+        self.r.known(spec, (*fields, "stagedAction") if self.shape.staged else fields, "spec")
+        if self.shape.staged:
+            _staged_action(self.r, spec)
+        tier = self.tier(spec)
+        priority = self.order(spec)
+        pods = self.pods(spec)
+        subject = self.subject(spec, namespace, pods)
+        reader = RuleReader(self.r, namespace)
+        rules = {d: reader.rules(spec, d) for d in Direction}
+        directions = self.types(spec)
+        if not self.shape.namespaced and self.host_options(spec, directions):
+            return []
+        base = Policy(
+            kind=self.shape.kind,
+            name=name,
+            namespace=namespace,
+            tier=Tier(0.0, tier, TierKind.ORDERED_DENY),
+            priority=priority,
+            subject=subject,
+            directions=directions,
+            rules=(),
+            source=self.r.source(),
+            tiebreak=f"{name}/{namespace or ''}/{self.shape.kind}",
+        )
+        return _split(base, pods, {d: rules[d] for d in Direction if d in directions})
+
+    def tier(self, spec: Mapping[str, Any]) -> str:
+        tier = self.r.string(spec, "tier", "spec.tier") or DEFAULT_TIER
+        if not _TIER_NAME.match(tier):
+            self.r.error("spec.tier", f"invalid tier name {tier!r}", self.r.line(spec, "tier"))
+        return tier
+
+    def order(self, spec: Mapping[str, Any]) -> float:
+        value = spec.get("order")
+        if value is None:
+            return math.inf
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            self.r.error("spec.order", f"expected a number, got {value!r}", self.r.line(spec, "order"))
+            return math.inf
+        return float(value)
+
+    def pods(self, spec: Mapping[str, Any]) -> Expr:
+        """``selector`` ∧ ``serviceAccountSelector`` (on the pod's ``pcsa.`` labels)."""
+        selector = read_selector(self.r, spec, "selector", "spec.selector")
+        accounts = read_selector(self.r, spec, "serviceAccountSelector", "spec.serviceAccountSelector")
+        return conjoin(selector, prefix_keys(accounts, SA_PREFIX) if accounts is not None else None)
+
+    def subject(self, spec: Mapping[str, Any], namespace: str | None, pods: Expr) -> PodSelection:
+        """The pods ``pods`` picks in the policy's namespace or (global) in the namespaces
+        ``namespaceSelector`` picks (absent: all)."""
+        if namespace is not None:
+            return PodSelection(pods, namespace=namespace, view=LabelView.CNI)
+        namespaces = read_selector(self.r, spec, "namespaceSelector", "spec.namespaceSelector")
+        return PodSelection(pods, namespace_selector=namespaces or All(), view=LabelView.CNI)
+
+    def types(self, spec: Mapping[str, Any]) -> frozenset[Direction]:
+        """Explicit ``types``, or Calico's default (§3.3): Egress alone when there are egress
+        rules and no ingress rules, both when there are both, else Ingress."""
+        types = self.r.sequence(spec, "types", "spec.types")
+        if not types:
+            ingress, egress = (isinstance(spec.get(k), list) and bool(spec[k]) for k in ("ingress", "egress"))
+            if egress:
+                return frozenset({Direction.EGRESS, Direction.INGRESS} if ingress else {Direction.EGRESS})
+            return frozenset({Direction.INGRESS})
+        found: set[Direction] = set()
+        for i, value in enumerate(types):
+            if value not in _DIRECTIONS:
+                self.r.error(
+                    f"spec.types[{i}]",
+                    f"unsupported value {value!r} (expected Ingress or Egress)",
+                    self.r.line(types, i),
+                    "unsupported-value",
+                )
+                continue
+            found.add(_DIRECTIONS[value])
+        for direction in Direction:
+            if spec.get(direction.value) and direction not in found:
+                self.r.warn(
+                    f"spec.{direction.value}",
+                    f"types does not include {direction.title}: these rules are never evaluated",
+                    self.r.line(spec, direction.value),
+                    "dead-rules",
+                )
+        return frozenset(found)
+
+    def host_options(self, spec: Mapping[str, Any], directions: frozenset[Direction]) -> bool:
+        """Check doNotTrack/preDNAT/applyOnForward (GlobalNetworkPolicy, §3.9); True when the
+        policy applies only at host endpoints (untracked or pre-DNAT), i.e. never to pods."""
+        flags = {k: self.flag(spec, k) for k in ("doNotTrack", "preDNAT", "applyOnForward")}
+        line = self.r.line(spec, "applyOnForward")
+        if flags["doNotTrack"] and flags["preDNAT"]:
+            self.r.error("spec.preDNAT", "doNotTrack and preDNAT cannot both be true", line)
+        if (flags["doNotTrack"] or flags["preDNAT"]) and not flags["applyOnForward"]:
+            self.r.error("spec.applyOnForward", "must be true when doNotTrack or preDNAT is true", line)
+        if flags["preDNAT"] and Direction.EGRESS in directions:
+            self.r.error("spec.types", "preDNAT policies may only have ingress rules", line)
+        host_only = [k for k in ("doNotTrack", "preDNAT") if flags[k]]
+        if host_only:
+            self.r.warn(
+                f"spec.{host_only[0]}",
+                f"{host_only[0]} policies apply only at host endpoints, which kubefence does not model: "
+                "this policy is left out of pod verdicts (traffic it drops at a host interface is not seen)",
+                self.r.line(spec, host_only[0]),
+                NOT_MODELLED,
+            )
+        elif flags["applyOnForward"]:
+            self.r.warn(
+                "spec.applyOnForward",
+                "applyOnForward only adds forwarded traffic at host endpoints, which kubefence does not "
+                "model; pod verdicts are unaffected",
+                line,
+                NOT_MODELLED,
+            )
+        return bool(host_only)
+
+    def flag(self, spec: Mapping[str, Any], key: str) -> bool:
+        value = spec.get(key)
+        if value is not None and not isinstance(value, bool):
+            self.r.error(f"spec.{key}", f"expected true or false, got {value!r}", self.r.line(spec, key))
+            return False
+        return bool(value)
+
+
+def _split(base: Policy, pods: Expr, rules: Mapping[Direction, list[CalicoRule]]) -> list[Policy]:
+    """Part 0 (full subject, the leading unrestricted rules of each direction) and one part per
+    later run of consecutive rules with the same local restriction, in rule order."""
+    head: list[Rule] = []
+    runs: list[tuple[Direction, Expr | None, list[Rule]]] = []
+    for direction, items in rules.items():
+        i = 0
+        while i < len(items) and items[i].local is None:
+            head.append(items[i].rule)
+            i += 1
+        for item in items[i:]:
+            if runs and runs[-1][0] is direction and runs[-1][1] == item.local:
+                runs[-1][2].append(item.rule)
+            else:
+                runs.append((direction, item.local, [item.rule]))
+    parts = [replace(base, rules=tuple(head))]
+    for number, (direction, local, run) in enumerate(runs, start=1):
+        subject = replace(base.subject, pod_selector=conjoin(pods, local))
+        parts.append(
+            replace(base, subject=subject, directions=frozenset({direction}), rules=tuple(run), part=number)
+        )
+    return parts
+
+
+def _staged_action(r: FieldReader, spec: Mapping[str, Any]) -> None:
+    action = r.string(spec, "stagedAction", "spec.stagedAction")
+    if action is not None and action not in _STAGED_ACTIONS:
+        r.error(
+            "spec.stagedAction",
+            f"unsupported value {action!r} (expected {', '.join(_STAGED_ACTIONS)})",
+            r.line(spec, "stagedAction"),
+            "unsupported-value",
+        )
+
+
+def _staged_kubernetes(doc: Document) -> ParseResult:
+    """A StagedKubernetesNetworkPolicy: its spec is a Kubernetes NetworkPolicy's plus
+    ``stagedAction``; read by the NetworkPolicy dialect, then renamed to the staged kind."""
+    reader = FieldReader(doc, DIALECT)
+    spec = doc.data.get("spec")
+    if isinstance(spec, LocatedMap) and "stagedAction" in spec:
+        _staged_action(reader, spec)
+        bare = LocatedMap(
+            {k: v for k, v in spec.items() if k != "stagedAction"}, line=spec.line, key_lines=spec.key_lines
+        )
+        data = LocatedMap({**doc.data, "spec": bare}, line=doc.data.line, key_lines=doc.data.key_lines)
+        doc = Document(data, doc.file, doc.line)
+    result = NetworkPolicyDialect().parse(doc)
+    diagnostics = (*reader.diagnostics, *result.diagnostics)
+    if reader.failed or not result.policies:
+        return ParseResult((), diagnostics)
+    policies = tuple(_restaged(p) for p in result.policies)
+    return ParseResult(policies, diagnostics)
+
+
+def _restaged(policy: Policy) -> Policy:
+    def calico(rule: Rule) -> Rule:
+        return replace(rule, source=replace(rule.source, dialect=DIALECT))
+
+    return replace(
+        policy,
+        kind="StagedKubernetesNetworkPolicy",
+        source=replace(policy.source, dialect=DIALECT),
+        rules=tuple(calico(r) for r in policy.rules),
+    )
+
+
+# -- tiers and network sets --------------------------------------------------------------------
+
+
+def _tier(r: FieldReader) -> list[Definition]:
+    """Tier → TierDef: ``order`` (None: last) and ``defaultAction`` (Deny unless Pass)."""
+    meta = r.mapping(r.doc.data, "metadata", "metadata", required=True) or {}
+    name = r.string(meta, "name", "metadata.name", required=True)
+    spec = r.mapping(r.doc.data, "spec", "spec") or {}
+    r.known(spec, ("order", "defaultAction"), "spec")
+    order = spec.get("order")
+    if order is not None and (
+        isinstance(order, bool) or not isinstance(order, int | float) or not math.isfinite(order)
+    ):
+        r.error("spec.order", f"expected a number, got {order!r}", r.line(spec, "order"))
+        order = None
+    text = r.string(spec, "defaultAction", "spec.defaultAction") or "Deny"
+    if text not in ("Deny", "Pass"):
+        r.error(
+            "spec.defaultAction",
+            f"unsupported value {text!r} (expected Deny or Pass)",
+            r.line(spec, "defaultAction"),
+            "unsupported-value",
+        )
+    if name is None:
+        return []
+    action = Action.PASS if text == "Pass" else Action.DENY
+    return [TierDef(DIALECT, name, float(order) if order is not None else None, action, r.source())]
+
+
+def _network_set(r: FieldReader, *, namespaced: bool) -> list[Definition]:
+    """(Global)NetworkSet → NetworkSetDef: its labels and nets."""
+    meta = r.mapping(r.doc.data, "metadata", "metadata", required=True) or {}
+    name = r.string(meta, "name", "metadata.name", required=True)
+    namespace = (r.string(meta, "namespace", "metadata.namespace") or "default") if namespaced else None
+    labels = r.string_map(meta, "labels", "metadata.labels")
+    spec = r.mapping(r.doc.data, "spec", "spec") or {}
+    r.known(spec, ("nets",), "spec")
+    nets = read_nets(r, spec, "nets", "spec.nets")
+    if name is None:
+        return []
+    return [NetworkSetDef(name, namespace, Labels(labels), nets, r.source())]

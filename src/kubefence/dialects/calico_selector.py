@@ -155,7 +155,7 @@ class _Tokenizer:
                 self.pos = end
                 return _Token(kind, start)
         label = self.tokens[-1].value
-        raise SelectorError(start, f"expected an operator ({_OPERATORS}) after label {label!r}{self.hint()}")
+        raise SelectorError(start, f"expected an operator ({_OPERATORS}) after label {label!r}")
 
     def words_at(self, words: tuple[str, ...]) -> int | None:
         """Where ``words`` (blanks between them) end at the current position, if they are there
@@ -171,11 +171,6 @@ class _Tokenizer:
         if pos < len(self.text) and self.text[pos] in _LABEL_CHARS:
             return None
         return pos
-
-    def hint(self) -> str:
-        if self.tokens[-1].value == "has" and self.text.startswith("(", self.pos):
-            return " (write has(key) without a blank before the parenthesis)"
-        return ""
 
     def word(self, start: int) -> _Token:
         """``has(label)``, ``all()``, ``global()`` or a label."""
@@ -239,6 +234,13 @@ class _Parser:
             self.i += 1
         return token
 
+    def skip(self, kind: _Kind) -> bool:
+        """Take the next token if it is a ``kind``."""
+        if self.tokens[self.i].kind is kind:
+            self.take()
+            return True
+        return False
+
     def expect(self, kind: _Kind, what: str) -> _Token:
         token = self.take()
         if token.kind is not kind:
@@ -295,7 +297,9 @@ class _Parser:
     def group(self, opening: _Token) -> Expr:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise SelectorError(opening.column, f"parentheses nested deeper than {MAX_DEPTH} (kubefence limit)")
+            raise SelectorError(
+                opening.column, f"parentheses nested deeper than {MAX_DEPTH} (kubefence limit)"
+            )
         expr = self.or_expr()
         self.expect(_Kind.RPAREN, f"')' to close the '(' at column {opening.column}")
         self.depth -= 1
@@ -308,8 +312,12 @@ class _Parser:
             return Compare(label, _COMPARISONS[token.kind], value.value)
         if token.kind in (_Kind.IN, _Kind.NOT_IN):
             return InSet(label, self.string_set(), negated=token.kind is _Kind.NOT_IN)
+        hint = ""
+        if label == "has" and token.kind is _Kind.LPAREN:
+            hint = " (write has(key) without a blank before the parenthesis)"
         raise SelectorError(
-            token.column, f"expected an operator ({_OPERATORS}) after label {label!r}, found {token.kind.value}"
+            token.column,
+            f"expected an operator ({_OPERATORS}) after label {label!r}, found {token.kind.value}{hint}",
         )
 
     def string_set(self) -> frozenset[str]:
@@ -318,9 +326,8 @@ class _Parser:
         values: list[str] = []
         while self.peek.kind is _Kind.STRING:
             values.append(self.take().value)
-            if self.peek.kind is not _Kind.COMMA:
+            if not self.skip(_Kind.COMMA):
                 break
-            self.take()
         self.expect(_Kind.RBRACE, "a quoted string, ',' or '}' in the set")
         return frozenset(values)
 
@@ -344,7 +351,9 @@ def contains_global(expr: Expr) -> bool:
     return False
 
 
-def prefix_keys(expr: Expr, prefix: str, *, all_is: Expr | None = None, global_is: Expr | None = None) -> Expr:
+def prefix_keys(
+    expr: Expr, prefix: str, *, all_is: Expr | None = None, global_is: Expr | None = None
+) -> Expr:
     """The expression with every label key prefixed, as Calico rewrites namespace (``pcns.``)
     and service-account (``pcsa.``) selectors to match endpoint labels. ``all_is`` /
     ``global_is`` replace ``all()`` / ``global()`` when given."""

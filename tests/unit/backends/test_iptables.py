@@ -14,6 +14,7 @@ from kubefence.backends.nftables.compile import local_pods
 from kubefence.engine.endpoints import Universe
 from kubefence.engine.matrix import ReachabilityMatrix
 from kubefence.engine.probes import Probe, default_probes
+from kubefence.engine.profiles import GENERIC, apply_profile
 from kubefence.engine.resolve import Resolution
 from kubefence.errors import CompileError
 from kubefence.ir.ports import PortRange, Protocol
@@ -102,7 +103,8 @@ spec:
 def _resolution(*paths: Path) -> Resolution:
     workspace = load_workspace([str(p) for p in paths])
     assert not workspace.errors, workspace.errors
-    return Resolution(workspace.policies, Universe(workspace.snapshot))
+    policies, _ = apply_profile(GENERIC, workspace.policies)
+    return Resolution(policies, Universe(workspace.snapshot))
 
 
 @pytest.fixture

@@ -18,7 +18,9 @@ from kubefence.backends.nftables.render import render_json, render_text
 from kubefence.backends.nftables.sets import block_elements
 from kubefence.cli.demo import demo_path
 from kubefence.engine.endpoints import Universe
+from kubefence.engine.profiles import GENERIC, apply_profile
 from kubefence.engine.resolve import Resolution
+from kubefence.errors import CompileError
 from kubefence.ir.addresses import IPBlock
 from kubefence.workspace.load import load_workspace
 
@@ -26,8 +28,18 @@ from kubefence.workspace.load import load_workspace
 def compiled(*paths: str, node: str = "node-1"):
     ws = load_workspace(list(paths))
     assert not ws.errors, ws.errors
-    r = Resolution(ws.policies, Universe(ws.snapshot))
+    policies, _ = apply_profile(GENERIC, ws.policies)
+    r = Resolution(policies, Universe(ws.snapshot))
     return compile_node(r, local_pods(r, node), "kftest", node)
+
+
+def test_cni_dialects_are_refused_by_the_backend() -> None:
+    """The kernel backends compile the upstream APIs only: a Cilium policy is a CompileError
+    naming it, never a silently different ruleset."""
+    ws = load_workspace([demo_path()])
+    r = Resolution(ws.policies, Universe(ws.snapshot))
+    with pytest.raises(CompileError, match="monitoring-scrapes"):
+        compile_node(r, local_pods(r, "node-1"), "kftest", "node-1")
 
 
 def test_cidr_minus_except_as_ranges() -> None:

@@ -38,6 +38,7 @@ from kubefence.backends.nftables.ast import (
     Vmap,
 )
 from kubefence.backends.nftables.sets import block_elements, host_elements, ip_text
+from kubefence.backends.support import ensure_compilable
 from kubefence.cluster.snapshot import Pod
 from kubefence.engine.connset import ConnectionSet
 from kubefence.engine.resolve import Resolution, iter_bits
@@ -309,6 +310,7 @@ def compile_node(
 ) -> Table:
     """The table enforcing ``resolution``'s policies for the pods ``local`` (``ns/name`` keys) on
     ``node`` (whose addresses NetworkPolicy always lets in)."""
+    ensure_compilable(resolution.policies)
     b = _Builder(resolution)
     for s in _node_sets(resolution, node):
         b.sets[s.name] = s
