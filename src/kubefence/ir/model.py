@@ -341,6 +341,10 @@ class Rule:
         return f"{self.direction.value} rule {self.index + 1}{named}"
 
 
+_SHARED_KINDS = ("NetworkPolicy", "ClusterNetworkPolicy")
+_SHARED_KIND_OWNERS = {"calico": "Calico", "antrea": "Antrea"}
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     """A policy object of any dialect, in its tier. ``directions`` are the directions it
@@ -368,9 +372,11 @@ class Policy:
 
     @property
     def key(self) -> str:
-        """``Kind ns/name`` (or ``Kind name`` when cluster-scoped)."""
+        """``Kind ns/name`` (or ``Kind name`` when cluster-scoped); Calico's and Antrea's kinds
+        that share a name with an upstream kind say whose they are (``Calico NetworkPolicy``)."""
         where = f"{self.namespace}/{self.name}" if self.namespace else self.name
-        return f"{self.kind} {where}"
+        vendor = _SHARED_KIND_OWNERS.get(self.source.dialect) if self.kind in _SHARED_KINDS else None
+        return f"{vendor} {self.kind} {where}" if vendor else f"{self.kind} {where}"
 
     def rules_for(self, direction: Direction) -> tuple[Rule, ...]:
         return tuple(r for r in self.rules if r.direction is direction)
