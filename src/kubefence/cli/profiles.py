@@ -23,6 +23,7 @@ def profile_doc(profile: Profile) -> dict[str, object]:
         "end_port": profile.end_port,
         "sctp": profile.sctp,
         "ipblock_matches_pods": profile.ipblock_matches_pods,
+        "dialects": sorted(profile.dialects),
         "notes": list(profile.notes),
     }
 

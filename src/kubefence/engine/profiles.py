@@ -93,6 +93,9 @@ class Profile:
     def gaps(self) -> list[str]:
         """Human-readable list of what this profile does not enforce."""
         out = [f"{kind}: {why}" for kind, why in self.ignored_kinds]
+        others = sorted(set(VENDORS) - self.dialects)
+        if others:
+            out.append(f"{', '.join(VENDORS[d] for d in others)} policies (their CNIs' own APIs)")
         if not self.named_ports:
             out.append("NetworkPolicy with a named port: the whole policy is rejected (ignored)")
         if not self.end_port:
@@ -121,7 +124,9 @@ _FIXED: dict[str, Profile] = {
     "cilium": Profile(
         "cilium",
         None,
-        "Cilium (default options). Kubernetes NetworkPolicy is enforced; ipBlock selects only "
+        "Cilium (default options). CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy and Kubernetes "
+        "NetworkPolicy form one union: a matching deny rule wins, then any allow, then default deny "
+        "where a selecting policy turns it on. ipBlock selects only "
         "addresses outside the cluster's pods; SCTP in NetworkPolicy is a documented missing feature "
         "(docs.cilium.io network/kubernetes/policy, 'Known missing features'); with the beta "
         "sctp.enabled=true option SCTP is enforced, which this profile does not assume.",
@@ -141,7 +146,9 @@ _FIXED: dict[str, Profile] = {
     "antrea": Profile(
         "antrea",
         None,
-        "Antrea: Kubernetes NetworkPolicy fully; AdminNetworkPolicy/BaselineAdminNetworkPolicy with "
+        "Antrea: Antrea-native policies in their tiers (emergency 50 ... application 250) before "
+        "Kubernetes NetworkPolicy, the Antrea baseline tier after it; Allow is final, Pass goes to "
+        "NetworkPolicy. Kubernetes NetworkPolicy fully; AdminNetworkPolicy/BaselineAdminNetworkPolicy with "
         "the AdminNetworkPolicy feature gate (deprecated) and ClusterNetworkPolicy v1alpha2 with the "
         "ClusterNetworkPolicy feature gate (alpha in v2.7); this profile assumes both gates on.",
         notes=("ipBlock matching pod IPs is not documented by Antrea; kubefence assumes it matches by IP.",),
@@ -185,7 +192,9 @@ def _calico(name: str, minor: int, version: str | None) -> Profile:
     return Profile(
         name,
         version,
-        f"{what} {version or f'3.{minor} (latest)'}: Kubernetes NetworkPolicy fully; "
+        f"{what} {version or f'3.{minor} (latest)'}: Calico policies in tiers by order (first match, "
+        "Pass to the next tier, end-of-tier Deny for the endpoints a tier selects), Kubernetes "
+        "NetworkPolicy in the default tier at order 1000; "
         "AdminNetworkPolicy 3.29–3.31, BaselineAdminNetworkPolicy 3.30–3.31, ClusterNetworkPolicy 3.32+.",
         ignored_kinds=tuple(ignored),
         dialects=frozenset({"calico"}),
