@@ -229,6 +229,7 @@ def test_applied_to_group_is_a_placeholder_the_link_step_replaces() -> None:
     from kubefence.dialects.base import GROUP_SUBJECT
 
     (p,) = policies(ACNP, "priority: 1\nappliedTo: [{group: cg}]")
+    assert isinstance(p.subject.pod_selector, LabelSelector)
     assert dict(p.subject.pod_selector.match_labels) == {GROUP_SUBJECT: "ClusterGroup//cg"}
 
 

@@ -7,24 +7,25 @@ import textwrap
 
 import pytest
 
+from kubefence.dialects.base import ParseResult
 from kubefence.dialects.cilium import CiliumDialect
 from kubefence.dialects.loader import load_text
 from kubefence.ir.diagnostics import Severity
 from kubefence.ir.l7 import HTTPMatch, HTTPRule, MatchKind, TextMatch
-from kubefence.ir.model import AnyPeer
+from kubefence.ir.model import AnyPeer, Rule
 from kubefence.ir.ports import MAX_PORT, NamedPort, PortRange, Protocol
 
 CNP = "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: p, namespace: ns}\nspec:\n"
 SEL = "endpointSelector: {}\n"
 
 
-def parse(spec: str, head: str = CNP):
+def parse(spec: str, head: str = CNP) -> ParseResult:
     loaded = load_text(head + textwrap.indent(textwrap.dedent(spec), "  "), "cnp.yaml")
     assert not loaded.has_errors, loaded.diagnostics
     return CiliumDialect().parse(loaded.documents[0])
 
 
-def rules(spec: str):  # type: ignore[no-untyped-def]
+def rules(spec: str) -> tuple[Rule, ...]:
     result = parse(SEL + spec)
     assert not [d for d in result.diagnostics if d.is_error], result.diagnostics
     return result.policies[0].rules
