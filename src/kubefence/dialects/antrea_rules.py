@@ -163,15 +163,7 @@ class RuleParser:
         number = self.r.integer(item, "port", f"{path}.port", 1, MAX_PORT)
         if number is None:
             return None
-        if end is not None and end < number:
-            self.r.error(
-                f"{path}.endPort",
-                f"endPort {end} must be greater than or equal to port {number}",
-                self.r.line(item, "endPort"),
-                "endport-below-port",
-            )
-            return None
-        return PortRange(protocol, number, end if end is not None else number)
+        return self.r.port_range(item, path, protocol, number, end)
 
     def named_port(
         self, name: str, protocol: Protocol, item: Mapping[str, Any], path: str

@@ -16,7 +16,7 @@ from typing import Any
 from kubefence.dialects.loader import Document, describe
 from kubefence.ir.addresses import IPBlock, IPNetwork
 from kubefence.ir.diagnostics import Diagnostic, Severity
-from kubefence.ir.ports import PORT_PROTOCOLS, Protocol
+from kubefence.ir.ports import PORT_PROTOCOLS, PortRange, Protocol
 from kubefence.ir.provenance import Source
 from kubefence.ir.selectors import LabelSelector, Operator, Requirement
 
@@ -240,6 +240,20 @@ class FieldReader:
     def _label_value(self, value: str, path: str, line: int) -> None:
         if len(value) > 63 or not _LABEL_NAME.match(value):
             self.error(path, f"invalid label value {value!r}", line, "invalid-label")
+
+    def port_range(
+        self, item: Mapping[str, Any], path: str, protocol: Protocol, number: int, end: int | None
+    ) -> PortRange | None:
+        """``port``..``endPort`` (just ``port`` without an end); an error when the end is below."""
+        if end is not None and end < number:
+            self.error(
+                f"{path}.endPort",
+                f"endPort {end} must be greater than or equal to port {number}",
+                self.line(item, "endPort"),
+                "endport-below-port",
+            )
+            return None
+        return PortRange(protocol, number, end if end is not None else number)
 
     def cidr(self, text: Any, path: str, line: int, *, strict_host_bits: bool = False) -> IPNetwork | None:
         """A CIDR; host bits are masked with a warning (or an error when ``strict_host_bits``)."""

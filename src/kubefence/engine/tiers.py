@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from kubefence.dialects.antrea import STATIC_TIERS
 from kubefence.ir.model import NETWORK_POLICY, Action, Entity, EntityPeer, Tier, TierKind
 
 __all__ = [
@@ -30,14 +31,7 @@ CALICO_BUILTIN_TIERS: dict[str, tuple[float, Action]] = {
     "baselineadminnetworkpolicy": (1e7, Action.PASS),
 }
 # Antrea static tiers (§5.4): name → priority.
-ANTREA_STATIC_TIERS: dict[str, float] = {
-    "emergency": 50,
-    "securityops": 100,
-    "networkops": 150,
-    "platform": 200,
-    "application": 250,
-    "baseline": 253,
-}
+ANTREA_STATIC_TIERS: dict[str, float] = dict(STATIC_TIERS)
 ANTREA_BASELINE_RANK = 250.0
 NOTHING = EntityPeer(Entity.NONE)  # after NetworkPolicy (200), before BANP (300)
 
