@@ -95,7 +95,7 @@ def _direction_lines(report: DirectionReport) -> list[Text]:
     for p in report.policies:
         rules = p.rules_for(report.direction)
         lines.append(
-            Text(f"  {p.key} [{p.tier} tier, priority {p.priority}] ({p.source}): {len(rules)} rule(s)")
+            Text(f"  {p.key} [{p.tier} tier, {_priority(p.priority)}] ({p.source}): {len(rules)} rule(s)")
         )
         for rule in rules:
             ports = "all ports" if rule.ports is None else ", ".join(str(m) for m in rule.ports) or "no port"
@@ -114,3 +114,10 @@ def report_text(report: EndpointReport) -> Group:
     if not report.managed:
         title.append(" (not policy-managed: host-network pod or outside address)", style="dim")
     return Group(title, *_direction_lines(report.ingress), Text(""), *_direction_lines(report.egress))
+
+
+def _priority(value: float) -> str:
+    """``priority 10`` (whole numbers without ``.0``), ``no order`` for Calico's absent order."""
+    if value == float("inf"):
+        return "no order (last)"
+    return f"priority {int(value) if float(value).is_integer() else value}"

@@ -149,10 +149,11 @@ class _Linker:
         if isinstance(peer, NetworkSetPeer):
             return self._network_sets(peer)
         if isinstance(peer, CompoundPeer):
-            any_of = tuple(self.peer(p, rule) for p in peer.any_of)
-            all_of = tuple(self.peer(p, rule) for p in peer.all_of)
-            none_of = tuple(self.peer(p, rule) for p in peer.none_of)
-            return CompoundPeer(any_of, all_of, none_of)
+            return _simplified(
+                tuple(self.peer(p, rule) for p in peer.any_of),
+                tuple(self.peer(p, rule) for p in peer.all_of),
+                tuple(self.peer(p, rule) for p in peer.none_of),
+            )
         return peer
 
     def _group(self, ref: GroupRefPeer, rule: Rule, seen: tuple[str, ...]) -> Peer:
@@ -189,6 +190,18 @@ class _Linker:
             # Only the namespace name is known here (§3.4 projectcalico.org/name).
             return peer.namespace_selector.matches({"projectcalico.org/name": found.namespace})
         return True
+
+
+def _simplified(any_of: tuple[Peer, ...], all_of: tuple[Peer, ...], none_of: tuple[Peer, ...]) -> Peer:
+    """A compound peer without the alternatives that match nothing (network sets or groups
+    that resolved to no address), and a single alternative unwrapped."""
+    kept = tuple(p for p in any_of if p != NOTHING)
+    if any_of and not kept:
+        return NOTHING
+    none_kept = tuple(p for p in none_of if p != NOTHING)
+    if len(kept) == 1 and not all_of and not none_kept:
+        return kept[0]
+    return CompoundPeer(kept, all_of, none_kept)
 
 
 def link(
