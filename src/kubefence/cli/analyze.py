@@ -10,7 +10,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from kubefence.engine.explain import Explanation
     from kubefence.engine.matrix import ReachabilityMatrix
     from kubefence.ir.l7 import HTTPRequest
+    from kubefence.workspace.load import Workspace
 
 __all__ = ["Cni", "check", "explain", "matrix", "print_explanation"]
 
@@ -66,7 +67,20 @@ def check(
     workspace = load_for(paths, verbose, cni.profile, cni.strict, quiet_warnings=quiet, dns=cni.dns)
     resolution = resolve(workspace, outside_ips(workspace, [src, dst]), cni.profile)
     a, b = pick(resolution.universe, src, "--from"), pick(resolution.universe, dst, "--to")
-    return evaluate(resolution, a, b, probe, request), warning_texts(workspace)
+    explanation = evaluate(resolution, a, b, probe, request)
+    return _dns_caveat(explanation, workspace, resolution.universe.endpoints[b].pod is None), warning_texts(
+        workspace
+    )
+
+
+def _dns_caveat(explanation: Explanation, workspace: Workspace, to_outside: bool) -> Explanation:
+    """Toward an outside address, FQDN rules without a DNS map make the answer depend on DNS."""
+    pending = [d for d in workspace.diagnostics if d.code == "depends-on-dns"]
+    if not (pending and to_outside):
+        return explanation
+    objects = ", ".join(sorted({d.object or "?" for d in pending}))
+    reason = f"{explanation.reason} (depends on DNS: FQDN rules of {objects} were not evaluated; give --dns)"
+    return replace(explanation, reason=reason)
 
 
 def print_explanation(explanation: Explanation) -> None:

@@ -1,0 +1,136 @@
+"""check --http-method/--http-path/--http-host and --dns (issue: L7 and FQDN in analysis)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import invoke
+
+MANIFESTS = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: app, labels: {app: client}}
+status: {podIP: 10.0.0.1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: api, namespace: app, labels: {app: api}}
+status: {podIP: 10.0.0.2}
+---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: l7, namespace: app}
+spec:
+  endpointSelector: {matchLabels: {app: api}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {app: client}}]
+    toPorts:
+    - ports: [{port: "80", protocol: TCP}]
+      rules:
+        http: [{method: GET, path: "/public/.*"}]
+---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: fqdn, namespace: app}
+spec:
+  endpointSelector: {matchLabels: {app: client}}
+  egress:
+  - toFQDNs: [{matchPattern: "*.example.com"}]
+  - toEndpoints: [{}]
+"""
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    out = tmp_path / "m.yaml"
+    out.write_text(MANIFESTS)
+    return out
+
+
+def _check(runner: CliRunner, path: Path, *args: str) -> tuple[int, dict[str, object]]:
+    base = ("check", str(path), "--cni", "cilium", "-o", "json", "--port", "80")
+    result = invoke(runner, *base, *args)
+    return result.exit_code, json.loads(result.stdout) if result.stdout.startswith("{") else {}
+
+
+@pytest.mark.parametrize(
+    ("request_args", "code"),
+    [
+        (("--http-method", "GET", "--http-path", "/public/index.html"), 0),
+        (("--http-method", "get", "--http-path", "/public/x"), 0),  # methods are upper-cased
+        (("--http-method", "POST", "--http-path", "/public/x"), 1),
+        (("--http-method", "GET", "--http-path", "/private"), 1),
+        ((), 1),  # not an HTTP request: Cilium's proxy drops it
+    ],
+)
+def test_http_request_against_cilium_l7_rule(
+    runner: CliRunner, path: Path, request_args: tuple[str, ...], code: int
+) -> None:
+    """docs.cilium.io security/policy/language "Layer 7 Examples" (HTTP): path is a regular
+    expression over the whole path, method must match; anything else is refused."""
+    exit_code, doc = _check(runner, path, "--from", "app/client", "--to", "app/api", *request_args)
+    assert exit_code == code, doc
+    if request_args:
+        assert doc["http"]["method"] == request_args[1].upper()  # type: ignore[index]
+
+
+def test_http_flags_go_together(runner: CliRunner, path: Path) -> None:
+    result = invoke(
+        runner,
+        "check",
+        str(path),
+        "--from",
+        "app/client",
+        "--to",
+        "app/api",
+        "--port",
+        "80",
+        "--http-method",
+        "GET",
+    )
+    assert result.exit_code == 2 and "--http-path" in result.output
+
+
+@pytest.mark.parametrize(
+    ("dns", "code"),
+    [
+        (("--dns", "www.example.com=203.0.113.10"), 0),
+        (("--dns", "example.com=203.0.113.10"), 1),  # "*." needs a label before the apex
+        (("--dns", "www.example.org=203.0.113.10"), 1),
+    ],
+)
+def test_fqdn_rules_follow_the_dns_map(
+    runner: CliRunner, path: Path, dns: tuple[str, ...], code: int
+) -> None:
+    """Cilium toFQDNs matchPattern (docs security/policy/language "DNS based"): "*" matches
+    within one label; the allowed IPs are those DNS gave for matching names."""
+    exit_code, doc = _check(runner, path, "--from", "app/client", "--to", "203.0.113.10", *dns)
+    assert exit_code == code, doc
+
+
+def test_without_dns_the_answer_says_it_depends_on_dns(runner: CliRunner, path: Path) -> None:
+    exit_code, doc = _check(runner, path, "--from", "app/client", "--to", "203.0.113.10")
+    assert exit_code == 1
+    assert "depends on DNS" in str(doc["reason"])
+    assert any("depends on DNS" in w for w in doc["warnings"])  # type: ignore[union-attr]
+
+
+def test_bad_dns_entry_is_exit_2(runner: CliRunner, path: Path) -> None:
+    result = invoke(
+        runner,
+        "check",
+        str(path),
+        "--from",
+        "app/client",
+        "--to",
+        "203.0.113.10",
+        "--port",
+        "80",
+        "--dns",
+        "www.example.com=not-an-ip",
+    )
+    assert result.exit_code == 2 and "not an IP address" in result.output
