@@ -39,6 +39,7 @@ class Cni:
     profile: Profile = GENERIC
     strict: bool = False
     dns: DnsMap | None = None
+    staged: bool = False
 
 
 PROGRESS_THRESHOLD = 2_000_000  # verdicts (pairs × probes) from which a progress bar is worth it
@@ -64,7 +65,9 @@ def check(
     from kubefence.engine.verdict import evaluate
 
     probe = _probe(port)
-    workspace = load_for(paths, verbose, cni.profile, cni.strict, quiet_warnings=quiet, dns=cni.dns)
+    workspace = load_for(
+        paths, verbose, cni.profile, cni.strict, quiet_warnings=quiet, dns=cni.dns, staged=cni.staged
+    )
     resolution = resolve(workspace, outside_ips(workspace, [src, dst]), cni.profile)
     a, b = pick(resolution.universe, src, "--from"), pick(resolution.universe, dst, "--to")
     explanation = evaluate(resolution, a, b, probe, request)
@@ -95,7 +98,13 @@ def matrix(paths: Sequence[str], ports: Sequence[str], output: str, verbose: boo
 
     probes = [_probe(p) for p in ports]
     workspace = load_for(
-        paths, verbose, cni.profile, cni.strict, quiet_warnings=output != "table", dns=cni.dns
+        paths,
+        verbose,
+        cni.profile,
+        cni.strict,
+        quiet_warnings=output != "table",
+        dns=cni.dns,
+        staged=cni.staged,
     )
     m = ReachabilityMatrix(resolve(workspace, profile=cni.profile))
     probes = probes or list(default_probes(workspace.policies, workspace.snapshot))
@@ -154,6 +163,6 @@ def explain(paths: Sequence[str], pod: str, verbose: bool, cni: Cni = Cni()) -> 
     from kubefence.engine.describe import describe_endpoint
     from kubefence.engine.matrix import ReachabilityMatrix
 
-    workspace = load_for(paths, verbose, cni.profile, cni.strict, dns=cni.dns)
+    workspace = load_for(paths, verbose, cni.profile, cni.strict, dns=cni.dns, staged=cni.staged)
     m = ReachabilityMatrix(resolve(workspace, profile=cni.profile))
     stdout.print(report_text(describe_endpoint(m, pick(m.universe, pod, "POD"))))

@@ -57,6 +57,16 @@ Dns = Annotated[
 ]
 
 
+Staged = Annotated[
+    bool,
+    typer.Option(
+        "--staged",
+        help="Analyse Calico's staged policies as if applied (each replaces the live policy of its "
+        "kind, namespace and name); by default they are previews and only warned about.",
+    ),
+]
+
+
 class CheckOutput(StrEnum):
     text = "text"
     json = "json"
@@ -103,6 +113,7 @@ def check(
         str | None, typer.Option("--http-host", help="The HTTP request's Host header.")
     ] = None,
     dns: Dns = None,
+    staged: Staged = False,
 ) -> None:
     """Can SRC open a connection to DST on PORT? Exit 0 allowed, 1 denied, 2 input error.
 
@@ -111,7 +122,7 @@ def check(
     request with --http-method and --http-path; without them the answer is the CNI's for
     traffic that is not an HTTP request.
     """
-    cnis = analyze.Cni(profile_of(cni), strict, parse_dns(dns or []))
+    cnis = analyze.Cni(profile_of(cni), strict, parse_dns(dns or []), staged)
     request = _request(http_method, http_path, http_host)
     explanation, warnings = analyze.check(
         paths, src, dst, port, verbose, output is CheckOutput.json, cnis, request
@@ -159,6 +170,7 @@ def matrix(
     cni: CniName = "generic",
     strict: Strict = False,
     dns: Dns = None,
+    staged: Staged = False,
 ) -> None:
     """Reachability between every ordered pair of distinct pods, for every probe.
 
@@ -166,7 +178,7 @@ def matrix(
     per class without listing pod pairs, the compact formats for large clusters. Ports that
     L7 (HTTP) rules govern are answered for traffic that is not an HTTP request.
     """
-    cnis = analyze.Cni(profile_of(cni), strict, parse_dns(dns or []))
+    cnis = analyze.Cni(profile_of(cni), strict, parse_dns(dns or []), staged)
     analyze.matrix(paths, port or [], output.value, verbose, cnis)
 
 

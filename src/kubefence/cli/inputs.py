@@ -109,12 +109,13 @@ def load_for(
     strict: bool,
     quiet_warnings: bool = False,
     dns: DnsMap | None = None,
+    staged: bool = False,
 ) -> Workspace:
     """``load`` then ``apply_profile``: the workspace holds the policies as the CNI enforces them,
     and the profile's warnings join its diagnostics (so JSON ``warnings`` lists them). Profile
     warnings always go to stderr too. ``strict``: exit 2 when anything is not enforced."""
     workspace = load(paths, verbose, quiet_warnings)
-    policies, warnings = apply_profile(profile, workspace.policies)
+    policies, warnings = apply_profile(profile, workspace.policies, staged=staged)
     for d in warnings:
         _print(d)
     if strict and warnings:

@@ -265,15 +265,18 @@ def _vendor_ignored(profile: Profile, policy: Policy) -> str | None:
 
 
 def apply_profile(
-    profile: Profile, policies: Sequence[Policy]
+    profile: Profile, policies: Sequence[Policy], *, staged: bool = False
 ) -> tuple[tuple[Policy, ...], list[Diagnostic]]:
     """The policies as ``profile``'s CNI enforces them, in the CNI's evaluation order (§7), and
-    one warning per dropped/changed item.
+    one warning per dropped/changed item. ``staged``: Calico's staged policies are analysed as
+    if applied (each replaces the live policy of its kind, namespace and name).
 
     Kept rules keep their index so that answers still cite the user's numbering.
     """
     out: list[Policy] = []
     warnings: list[Diagnostic] = []
+    if staged:
+        policies = _applied(policies)
     for policy in policies:
         why = _vendor_ignored(profile, policy)
         if why is None and policy.dialect in UPSTREAM_DIALECTS:
@@ -294,12 +297,29 @@ def apply_profile(
     return tuple(sorted(out, key=lambda p: p.order_key)), warnings
 
 
+def _applied(policies: Sequence[Policy]) -> list[Policy]:
+    """Staged policies as their live kinds, replacing the live policies they would update."""
+    live = []
+    for p in policies:
+        if p.kind.startswith("Staged"):
+            kind = p.kind.removeprefix("Staged")
+            if kind == "KubernetesNetworkPolicy":
+                source = replace(p.source, dialect="networkpolicy")
+                live.append(replace(p, kind=NP, source=source))
+            else:
+                live.append(replace(p, kind=kind))
+    replaced = {(q.dialect, q.kind, q.namespace, q.name) for q in live}
+    kept = [p for p in policies if not p.kind.startswith("Staged")]
+    return [p for p in kept if (p.dialect, p.kind, p.namespace, p.name) not in replaced] + live
+
+
 def _staged(policy: Policy) -> Diagnostic:
     source = policy.source
     return Diagnostic(
         Severity.WARNING,
         "staged",
-        f"{policy.kind} is a preview: Calico never enforces it, so it is not part of the answers",
+        f"{policy.kind} is a preview: Calico never enforces it, so it is not part of the answers "
+        "(--staged analyses it as if applied)",
         source.file,
         source.line,
         None,

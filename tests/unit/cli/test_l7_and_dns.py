@@ -134,3 +134,43 @@ def test_bad_dns_entry_is_exit_2(runner: CliRunner, path: Path) -> None:
         "www.example.com=not-an-ip",
     )
     assert result.exit_code == 2 and "not an IP address" in result.output
+
+
+STAGED = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: prod, labels: {app: web}}
+status: {podIP: 10.0.0.1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: prod, labels: {app: db}}
+status: {podIP: 10.0.0.2}
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: db, namespace: prod}
+spec:
+  selector: app == 'db'
+  ingress: [{action: Allow, protocol: TCP, source: {selector: app == 'web'}, destination: {ports: [5432]}}]
+---
+apiVersion: projectcalico.org/v3
+kind: StagedNetworkPolicy
+metadata: {name: db, namespace: prod}
+spec:
+  selector: app == 'db'
+  ingress: [{action: Allow, protocol: TCP, source: {selector: app == 'web'}, destination: {ports: [80]}}]
+"""
+
+
+@pytest.mark.parametrize(("port", "staged", "code"), [("80", False, 1), ("80", True, 0), ("5432", True, 1)])
+def test_staged_policies_only_with_staged(
+    runner: CliRunner, tmp_path: Path, port: str, staged: bool, code: int
+) -> None:
+    """Calico staged policies are never enforced (docs.tigera.io "Staged network policies");
+    --staged analyses one as if applied, in place of the live policy of the same name."""
+    path = tmp_path / "s.yaml"
+    path.write_text(STAGED)
+    args = ["check", str(path), "--cni", "calico", "--from", "prod/web", "--to", "prod/db", "--port", port]
+    result = invoke(runner, *args, *(["--staged"] if staged else []))
+    assert result.exit_code == code, result.output
