@@ -19,14 +19,15 @@ from typing import TYPE_CHECKING
 
 from kubefence.engine.tiers import CALICO_BUILTIN_TIERS, CALICO_DEFAULT, CILIUM, antrea_tier, calico_tier
 from kubefence.ir.diagnostics import Diagnostic, Severity
-from kubefence.ir.model import NETWORK_POLICY
+from kubefence.ir.model import NETWORK_POLICY, Direction, PodSelection, Policy
 from kubefence.ir.ports import MAX_PORT, MIN_PORT, NamedPort, PortMatch, PortRange, Protocol
+from kubefence.ir.provenance import Source
+from kubefence.ir.selectors import LabelSelector
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from kubefence.ir.model import Policy, Rule
-    from kubefence.ir.provenance import Source
+    from kubefence.ir.model import Rule
 
 __all__ = [
     "CNI_NAMES",
@@ -80,11 +81,18 @@ class Profile:
     notes: tuple[str, ...] = ()
     dialects: frozenset[str] = frozenset()
     calico_minor: int | None = None
+    policy_mode: str = "default"
+    default_deny_options: bool = True
 
     @property
     def spec(self) -> str:
-        """``calico@3.31`` (or the bare name when no version applies)."""
-        return f"{self.name}@{self.version}" if self.version else self.name
+        """``calico@3.31`` (or the bare name when no version applies), with the options set."""
+        out = f"{self.name}@{self.version}" if self.version else self.name
+        if self.policy_mode != "default":
+            out += f",enable-policy={self.policy_mode}"
+        if not self.default_deny_options:
+            out += ",enable-non-default-deny-policies=false"
+        return out
 
     def ignores(self, kind: str) -> str | None:
         """Why the CNI does not enforce policies of ``kind`` (None: it does)."""
@@ -214,8 +222,38 @@ def _version(name: str, text: str) -> tuple[int, int | None]:
     return int(match.group(1)), int(minor) if minor is not None else None
 
 
+# Cilium agent options that change verdicts (§4.3): name → allowed values.
+CILIUM_OPTIONS = {
+    "enable-policy": ("default", "always", "never"),
+    "enable-non-default-deny-policies": ("true", "false"),
+}
+
+
 def parse_profile(text: str) -> Profile:
-    """``NAME[@VERSION]`` → Profile; ProfileError on an unknown CNI or a bad/unknown version."""
+    """``NAME[@VERSION][,OPTION=VALUE...]`` → Profile; ProfileError on an unknown CNI, a
+    bad/unknown version or an unknown option (options: Cilium's ``enable-policy`` and
+    ``enable-non-default-deny-policies``)."""
+    head, *options = text.strip().split(",")
+    profile = _parse_name(head)
+    for option in options:
+        profile = _with_option(profile, option)
+    return profile
+
+
+def _with_option(profile: Profile, option: str) -> Profile:
+    key, _, value = option.strip().partition("=")
+    allowed = CILIUM_OPTIONS.get(key)
+    if profile.name != "cilium" or allowed is None:
+        known = ", ".join(CILIUM_OPTIONS)
+        raise ProfileError(f"unknown option {option!r} for {profile.name} (cilium takes {known})")
+    if value not in allowed:
+        raise ProfileError(f"{key}={value!r}: expected one of {', '.join(allowed)}")
+    if key == "enable-policy":
+        return replace(profile, policy_mode=value)
+    return replace(profile, default_deny_options=value == "true")
+
+
+def _parse_name(text: str) -> Profile:
     name, sep, version = text.strip().partition("@")
     name = name.lower()
     if name not in CNI_NAMES:
@@ -277,6 +315,10 @@ def apply_profile(
     warnings: list[Diagnostic] = []
     if staged:
         policies = _applied(policies)
+    if profile.policy_mode == "never":
+        return (), [
+            _warning(profile, p.source, "enable-policy=never: no policy is enforced") for p in policies
+        ]
     for policy in policies:
         why = _vendor_ignored(profile, policy)
         if why is None and policy.dialect in UPSTREAM_DIALECTS:
@@ -294,6 +336,8 @@ def apply_profile(
                 continue
             policy = kept
         out.append(place(profile, _strip_l7(profile, policy, warnings)))
+    if profile.policy_mode == "always":
+        out.append(ALWAYS_DENY)
     return tuple(sorted(out, key=lambda p: p.order_key)), warnings
 
 
@@ -311,6 +355,20 @@ def _applied(policies: Sequence[Policy]) -> list[Policy]:
     replaced = {(q.dialect, q.kind, q.namespace, q.name) for q in live}
     kept = [p for p in policies if not p.kind.startswith("Staged")]
     return [p for p in kept if (p.dialect, p.kind, p.namespace, p.name) not in replaced] + live
+
+
+# Cilium with enable-policy=always: every endpoint is default-deny in both directions (§4.3).
+ALWAYS_DENY = Policy(
+    "CiliumAgentOption",
+    "enable-policy=always",
+    None,
+    CILIUM,
+    0,
+    PodSelection(LabelSelector(), namespace_selector=LabelSelector()),
+    frozenset(Direction),
+    (),
+    Source("<--cni cilium,enable-policy=always>", 0, "cilium", "enable-policy=always"),
+)
 
 
 def _staged(policy: Policy) -> Diagnostic:
@@ -347,13 +405,20 @@ def _strip_l7(profile: Profile, policy: Policy, warnings: list[Diagnostic]) -> P
 def place(profile: Profile, policy: Policy) -> Policy:
     """The policy in the tier where ``profile``'s CNI evaluates it (§7.2–§7.4)."""
     if policy.dialect not in UPSTREAM_DIALECTS:
-        return policy
+        return _cilium_options(profile, policy)
     if profile.calico_minor is not None:
         return _calico_place(profile.calico_minor, policy)
     if profile.name == "cilium" and policy.kind == NP:
         return replace(policy, tier=CILIUM)
     if profile.name == "antrea":
         return _antrea_place(policy)
+    return policy
+
+
+def _cilium_options(profile: Profile, policy: Policy) -> Policy:
+    """``enable-non-default-deny-policies=false``: enableDefaultDeny is not honoured (§4.3)."""
+    if policy.dialect == "cilium" and not profile.default_deny_options and policy.isolates is not None:
+        return replace(policy, isolates=None)
     return policy
 
 

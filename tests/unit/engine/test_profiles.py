@@ -9,6 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import invoke
+from kubefence.engine.endpoints import Universe
+from kubefence.engine.probes import Probe
 from kubefence.engine.profiles import (
     CNI_NAMES,
     NOT_ENFORCED,
@@ -17,6 +19,8 @@ from kubefence.engine.profiles import (
     apply_profile,
     parse_profile,
 )
+from kubefence.engine.resolve import Resolution
+from kubefence.engine.verdict import evaluate
 from kubefence.ir.diagnostics import Severity
 from kubefence.ir.model import (
     ADMIN,
@@ -32,6 +36,7 @@ from kubefence.ir.model import (
 from kubefence.ir.ports import MAX_PORT, MIN_PORT, NamedPort, PortMatch, PortRange, Protocol
 from kubefence.ir.provenance import Source
 from kubefence.ir.selectors import LabelSelector
+from kubefence.workspace.load import load_workspace
 
 TCP, SCTP = Protocol.TCP, Protocol.SCTP
 
@@ -231,3 +236,55 @@ def test_cli_profiles(runner: CliRunner) -> None:
     assert [p["name"] for p in doc["profiles"]] == list(CNI_NAMES)
     text = invoke(runner, "profiles").stdout
     assert "flannel" in text and "weave" in text
+
+
+CILIUM_MANIFESTS = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: n, labels: {app: a}}
+status: {podIP: 10.7.0.1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b, namespace: n, labels: {app: b}}
+status: {podIP: 10.7.0.2}
+---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: deny-from-a, namespace: n}
+spec:
+  endpointSelector: {matchLabels: {app: b}}
+  enableDefaultDeny: {ingress: false}
+  ingressDeny: [{fromEndpoints: [{matchLabels: {app: c}}]}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("cni", "a_to_b", "b_to_a"),
+    [
+        ("cilium", True, True),  # enableDefaultDeny false: the deny-only policy isolates nothing
+        ("cilium,enable-non-default-deny-policies=false", False, True),  # then it does (§4.3)
+        ("cilium,enable-policy=always", False, False),  # every endpoint default-deny
+        ("cilium,enable-policy=never", True, True),
+    ],
+)
+def test_cilium_agent_options(tmp_path: Path, cni: str, a_to_b: bool, b_to_a: bool) -> None:
+    """Cilium agent options (semantics reference §4.3; pkg/k8s/apis/cilium.io/utils/utils.go
+    evaluateDefaultDenyForRule; docs security/policy/intro "Policy Enforcement Modes")."""
+    path = tmp_path / "m.yaml"
+    path.write_text(CILIUM_MANIFESTS)
+    ws = load_workspace([str(path)])
+    policies, _ = apply_profile(parse_profile(cni), ws.policies)
+    r = Resolution(policies, Universe(ws.snapshot))
+    a, b = r.universe.index("n/a"), r.universe.index("n/b")
+    assert a is not None and b is not None
+    probe = Probe(80, Protocol.TCP)
+    assert (evaluate(r, a, b, probe).allowed, evaluate(r, b, a, probe).allowed) == (a_to_b, b_to_a)
+
+
+@pytest.mark.parametrize(
+    "bad", ["cilium,enable-policy=sometimes", "calico,enable-policy=always", "cilium,x=1"]
+)
+def test_bad_options_are_profile_errors(bad: str) -> None:
+    with pytest.raises(ProfileError):
+        parse_profile(bad)
