@@ -22,6 +22,7 @@ from kubefence.dialects.antrea_groups import parse_group
 from kubefence.dialects.antrea_peers import Scope
 from kubefence.dialects.antrea_rules import RuleParser
 from kubefence.dialects.antrea_targets import TargetParser
+from kubefence.dialects.antrea_tiers import STATIC_TIERS
 from kubefence.dialects.base import Definition, ParseResult, TierDef
 from kubefence.dialects.fields import FieldReader
 from kubefence.ir.model import Action, Direction, PodSelection, Policy, Rule, Tier, TierKind
@@ -34,15 +35,6 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_TIER", "STATIC_TIERS", "AntreaDialect"]
 
 GROUP = "crd.antrea.io"
-STATIC_TIERS = {
-    "emergency": 50,
-    "securityops": 100,
-    "networkops": 150,
-    "platform": 200,
-    "application": 250,
-    "baseline": 253,
-}
-"""The read-only tiers antrea-controller creates, by name, with their priorities."""
 DEFAULT_TIER = "application"
 _LEGACY_TIER_NAMES = {"Emergency", "SecurityOps", "NetworkOps", "Platform", "Application", "Baseline"}
 _CNP_ADMIN_TIER_PRIORITY = 220

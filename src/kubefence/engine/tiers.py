@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from kubefence.dialects.antrea import STATIC_TIERS
+from kubefence.dialects.antrea_tiers import STATIC_TIERS
 from kubefence.ir.model import NETWORK_POLICY, Action, Entity, EntityPeer, Tier, TierKind
 
 __all__ = [
