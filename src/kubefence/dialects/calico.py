@@ -199,6 +199,9 @@ class _PolicyParser:
             return frozenset({Direction.INGRESS})
         found: set[Direction] = set()
         for i, value in enumerate(types):
+            if not isinstance(value, str):
+                self.r.error(f"spec.types[{i}]", f"must be a string, got {value!r}", self.r.line(types, i))
+                continue
             if value not in _DIRECTIONS:
                 self.r.error(
                     f"spec.types[{i}]",

@@ -297,7 +297,7 @@ class RuleReader:
             return None
         where, line = f"{path}.http", self.r.line(item, "http")
         self.r.known(value, ("methods", "paths"), where)
-        if item.get("action") in _ACTIONS and action is not Action.ALLOW:
+        if isinstance(item.get("action"), str) and item["action"] in _ACTIONS and action is not Action.ALLOW:
             self.r.error(where, "only valid for Allow rules", line)
         if protocol is not None and protocol.protocol is not Protocol.TCP:
             self.r.error(

@@ -308,6 +308,8 @@ def test_performance_hints_are_ignored_silently() -> None:
         pytest.param("order: high", "spec.order", "expected a number", id="order-string"),
         pytest.param("order: .nan", "spec.order", "expected a number", id="order-nan"),
         pytest.param("types: [ingress]", "spec.types[0]", "unsupported value", id="types-case"),
+        pytest.param("types: [{}]", "spec.types[0]", "must be a string", id="types-mapping"),
+        pytest.param("types: [Ingress, []]", "spec.types[1]", "must be a string", id="types-list"),
         pytest.param("tier: Security", "spec.tier", "invalid tier name", id="tier-name"),
         pytest.param("selector: has (x)", "spec.selector", "column 5", id="selector-syntax"),
         pytest.param("selector: global()", "spec.selector", "global()", id="global-in-subject"),

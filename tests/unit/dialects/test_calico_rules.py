@@ -312,6 +312,7 @@ def test_http_methods_times_paths() -> None:
         pytest.param(
             "{action: Allow, http: {methods: [1]}}", "http.methods[0]", "expected a string", id="method"
         ),
+        pytest.param("{action: {}, http: {methods: [GET]}}", "action", "expected a string", id="action-map"),
     ],
 )
 def test_http_errors(rule: str, field: str, fragment: str) -> None:
