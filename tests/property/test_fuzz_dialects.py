@@ -69,7 +69,7 @@ def _replace(node: Any, path: tuple[Any, ...], value: Any) -> Any:
     if not path:
         return value
     copy = dict(node) if isinstance(node, dict) else list(node)
-    copy[path[0]] = _replace(node[path[0]], path[1:], value)  # type: ignore[index,call-overload]
+    copy[path[0]] = _replace(node[path[0]], path[1:], value)
     return copy
 
 

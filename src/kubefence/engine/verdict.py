@@ -72,6 +72,14 @@ def _selected(walk: _Walk) -> tuple[Policy, ...]:
     return tuple(p for p in walk.resolution.selecting(walk.subject) if walk.direction in p.directions)
 
 
+def _distinct(policies: tuple[Policy, ...]) -> tuple[Policy, ...]:
+    """One entry per policy object (its parts are one policy to the user)."""
+    seen: dict[tuple[str, str], Policy] = {}
+    for p in policies:
+        seen.setdefault((p.dialect, p.key), p)
+    return tuple(seen.values())
+
+
 def _tiers(policies: tuple[Policy, ...]) -> list[tuple[Tier, list[Policy]]]:
     grouped: dict[Tier, list[Policy]] = {}
     for policy in policies:
@@ -136,7 +144,7 @@ def _trace(walk: _Walk, verdict: Verdict, decided: tuple[RuleRef, ...], reason: 
         walk.direction,
         endpoint.key,
         endpoint.managed,
-        _selected(walk),
+        _distinct(_selected(walk)),
         verdict,
         decided,
         tuple(walk.passed),

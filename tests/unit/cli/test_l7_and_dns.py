@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -51,7 +52,7 @@ def path(tmp_path: Path) -> Path:
     return out
 
 
-def _check(runner: CliRunner, path: Path, *args: str) -> tuple[int, dict[str, object]]:
+def _check(runner: CliRunner, path: Path, *args: str) -> tuple[int, dict[str, Any]]:
     base = ("check", str(path), "--cni", "cilium", "-o", "json", "--port", "80")
     result = invoke(runner, *base, *args)
     return result.exit_code, json.loads(result.stdout) if result.stdout.startswith("{") else {}
@@ -75,7 +76,7 @@ def test_http_request_against_cilium_l7_rule(
     exit_code, doc = _check(runner, path, "--from", "app/client", "--to", "app/api", *request_args)
     assert exit_code == code, doc
     if request_args:
-        assert doc["http"]["method"] == request_args[1].upper()  # type: ignore[index]
+        assert doc["http"]["method"] == request_args[1].upper()
 
 
 def test_http_flags_go_together(runner: CliRunner, path: Path) -> None:
@@ -116,7 +117,7 @@ def test_without_dns_the_answer_says_it_depends_on_dns(runner: CliRunner, path: 
     exit_code, doc = _check(runner, path, "--from", "app/client", "--to", "203.0.113.10")
     assert exit_code == 1
     assert "depends on DNS" in str(doc["reason"])
-    assert any("depends on DNS" in w for w in doc["warnings"])  # type: ignore[union-attr]
+    assert any("depends on DNS" in w for w in doc["warnings"])
 
 
 def test_bad_dns_entry_is_exit_2(runner: CliRunner, path: Path) -> None:
