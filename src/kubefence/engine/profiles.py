@@ -404,6 +404,10 @@ def _strip_l7(profile: Profile, policy: Policy, warnings: list[Diagnostic]) -> P
 
 def place(profile: Profile, policy: Policy) -> Policy:
     """The policy in the tier where ``profile``'s CNI evaluates it (§7.2–§7.4)."""
+    if policy.dialect == "calico" and profile.calico_minor is not None and profile.calico_minor < 32:
+        # ≤ 3.31 breaks order ties on Felix's policy name alone (§3.2).
+        ns = policy.namespace
+        return replace(policy, tiebreak=f"{ns}/{policy.name}" if ns else policy.name)
     if policy.dialect not in UPSTREAM_DIALECTS:
         return _cilium_options(profile, policy)
     if profile.calico_minor is not None:
