@@ -105,10 +105,15 @@ def allowed_connections(query: DirectionQuery) -> ConnectionSet:
                 held = held | conns
         parked = [(until, conns) for until, conns in parked if until > tier.rank]
         active = undecided - held
-        if tier.kind is TierKind.ISOLATING:
-            return allowed | (active & _isolating(query, policies))
-        if tier.kind is TierKind.UNION:
-            return allowed | (active & _union(query, policies)[0])
+        if tier.kind in (TierKind.ISOLATING, TierKind.UNION):
+            # Final for what reaches it; what a Pass sent beyond it goes on.
+            decided = (
+                _isolating(query, policies) if tier.kind is TierKind.ISOLATING else _union(query, policies)[0]
+            )
+            allowed, undecided = allowed | (active & decided), held
+            if not undecided:
+                return allowed
+            continue
         tier_allowed, passed, rest = _ordered(query, policies, active)
         allowed = allowed | tier_allowed
         if tier.kind is TierKind.ORDERED_DENY and not (
