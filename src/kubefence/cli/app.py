@@ -211,11 +211,14 @@ def explain(
     verbose: Verbose = False,
     cni: CniName = "generic",
     strict: Strict = False,
+    dns: Dns = None,
+    staged: Staged = False,
 ) -> None:
     """Which policies select POD, per direction and tier, and what they let in and out."""
     if len(paths) < 2:
         raise typer.BadParameter("give the manifests and then NAMESPACE/POD", param_hint="PATHS... POD")
-    analyze.explain(paths[:-1], paths[-1], verbose, analyze.Cni(profile_of(cni), strict))
+    cnis = analyze.Cni(profile_of(cni), strict, parse_dns(dns or []), staged)
+    analyze.explain(paths[:-1], paths[-1], verbose, cnis)
 
 
 class ProfilesOutput(StrEnum):
