@@ -41,7 +41,8 @@ def _trace_lines(trace: DirectionTrace) -> list[Text]:
 
 def explanation_text(e: Explanation) -> Group:
     """A verdict line, the reason, then how each direction was decided."""
-    title = Text(f"{e.src} → {e.dst} on {e.probe}: ", style="bold")
+    request = f" ({e.request})" if e.request is not None else ""
+    title = Text(f"{e.src} → {e.dst} on {e.probe}{request}: ", style="bold")
     title.append_text(_MARK[e.allowed])
     parts: list[Text] = [title, Text(e.reason)]
     for trace in (e.egress, e.ingress):
