@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -27,13 +27,13 @@ from kubefence.engine.matrix import Verdicts
 from kubefence.engine.probes import Probe, default_probes, parse_probe
 from kubefence.engine.profiles import GENERIC
 from kubefence.errors import KubefenceError
-from kubefence.lab import netns
-from kubefence.lab.enforce import EnforcerFactory, NoEnforcer
 from kubefence.lab.names import DEFAULT_PREFIX
 from kubefence.lab.plan import Mode
-from kubefence.lab.run import Lab, LabReport, run_lab
-from kubefence.lab.state import remove_state
-from kubefence.workspace.load import Workspace
+
+if TYPE_CHECKING:
+    from kubefence.lab.enforce import EnforcerFactory
+    from kubefence.lab.run import LabReport
+    from kubefence.workspace.load import Workspace
 
 __all__ = ["lab_app"]
 
@@ -115,6 +115,8 @@ def enforcer_factory(workspace: Workspace) -> EnforcerFactory:
     """The node agent's enforcer (``AgentEnforcer(snapshot, policies)``) when it is installed;
     NoEnforcer when it is not and there is nothing to enforce; exit 2 when policies would go
     unenforced."""
+    from kubefence.lab.enforce import NoEnforcer
+
     try:
         from kubefence.agent.lab_enforcer import AgentEnforcer
     except Exception as e:  # any failure to import the optional agent means "not available"
@@ -128,6 +130,8 @@ def enforcer_factory(workspace: Workspace) -> EnforcerFactory:
 
 def _workspace(paths: Sequence[str], verbose: bool, quiet: bool) -> Workspace:
     """Root and iproute2 first (exit 2 without them), then the input (exit 2 on errors)."""
+    from kubefence.lab import netns
+
     with _lab_errors():
         netns.check_privileges()
     # The lab's agents enforce the upstream APIs: CNI dialects are warned about and left out.
@@ -149,6 +153,8 @@ def up(
     verbose: Verbose = False,
 ) -> None:
     """Build the lab and start its servers; it stays up until 'kubefence lab down'."""
+    from kubefence.lab.run import Lab
+
     workspace = _workspace(paths, verbose, quiet=False)
     probes = _probes(port or []) or list(default_probes(workspace.policies, workspace.snapshot))
     make = enforcer_factory(workspace) if enforce else None
@@ -183,6 +189,8 @@ def probe(
     timeout: Timeout = 1.0,
 ) -> None:
     """Probe every ordered pair of endpoints of a lab built with 'kubefence lab up'."""
+    from kubefence.lab.run import Lab
+
     with _lab_errors():
         lab = Lab.attach(prefix)
         probes = _probes(port or []) or list(lab.state.probes)
@@ -205,6 +213,9 @@ def probe(
 def down(prefix: Prefix = DEFAULT_PREFIX) -> None:
     """Remove everything the lab PREFIX created, also after a crash: processes in its namespaces,
     the namespaces with their links, and its saved state."""
+    from kubefence.lab import netns
+    from kubefence.lab.state import remove_state
+
     with _lab_errors():
         removed = netns.destroy(prefix)
         remove_state(prefix)
@@ -231,6 +242,8 @@ def run(
 ) -> None:
     """Build the lab, enforce on every node, probe every ordered pair × probe, compare with the
     engine, tear down. Exit 0 without discrepancies, 1 with some, 2 on input errors."""
+    from kubefence.lab.run import run_lab
+
     workspace = _workspace(paths, verbose, quiet=output is LabOutput.json)
     probes = _probes(port or []) or list(default_probes(workspace.policies, workspace.snapshot))
     make = enforcer_factory(workspace)

@@ -9,13 +9,41 @@ ties them together; ``kubefence lab`` is its command line.
 
 from __future__ import annotations
 
-from kubefence.lab.compare import Discrepancy, compare
-from kubefence.lab.enforce import Enforcer, EnforcerFactory, NoEnforcer
-from kubefence.lab.names import DEFAULT_PREFIX, node_netns
-from kubefence.lab.netns import Teardown, destroy
-from kubefence.lab.plan import Endpoint, LabPlan, Mode, NodePlan, OutsidePlan, PodPlan
-from kubefence.lab.run import Lab, LabReport, run_lab
-from kubefence.lab.topology import lab_snapshot, plan_lab
+import importlib
+from typing import Any
+
+# Loaded on first use (PEP 562): ``kubefence lab --help`` and every other command need only the
+# small option types, not the whole lab.
+_WHERE = {
+    "Discrepancy": "compare",
+    "compare": "compare",
+    "Enforcer": "enforce",
+    "EnforcerFactory": "enforce",
+    "NoEnforcer": "enforce",
+    "DEFAULT_PREFIX": "names",
+    "node_netns": "names",
+    "Teardown": "netns",
+    "destroy": "netns",
+    "Endpoint": "plan",
+    "LabPlan": "plan",
+    "Mode": "plan",
+    "NodePlan": "plan",
+    "OutsidePlan": "plan",
+    "PodPlan": "plan",
+    "Lab": "run",
+    "LabReport": "run",
+    "run_lab": "run",
+    "lab_snapshot": "topology",
+    "plan_lab": "topology",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kubefence.lab' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"kubefence.lab.{module}"), name)
+
 
 __all__ = [
     "DEFAULT_PREFIX",
