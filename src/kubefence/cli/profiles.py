@@ -33,7 +33,10 @@ def print_profiles(output: str) -> None:
     if output == "json":
         print(json.dumps({"profiles": [profile_doc(p) for p in profiles]}, indent=2))
         return
-    table = Table(title="CNI profiles (--cni NAME\\[@VERSION]; latest version when none)", show_lines=True)
+    table = Table(
+        title="CNI profiles (--cni NAME\\[@VERSION]\\[,OPTION=VALUE]; latest version when none)",
+        show_lines=True,
+    )
     table.add_column("--cni", style="bold", no_wrap=True)
     table.add_column("what it is")
     table.add_column("not enforced (accepted by the API server)", style="yellow")

@@ -122,7 +122,8 @@ def _ignore(kinds: Sequence[str], why: str) -> tuple[tuple[str, str], ...]:
 GENERIC = Profile(
     "generic",
     None,
-    "Upstream Kubernetes semantics: every policy kind and field kubefence reads is enforced.",
+    "Upstream Kubernetes semantics: NetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy "
+    "and ClusterNetworkPolicy, every field enforced.",
 )
 
 _NOT_IMPLEMENTED = "not implemented by this CNI (network-policy-api implementations list)"
