@@ -158,12 +158,9 @@ class RuleParser:
                 self.r.error(f"{path}.endPort", "endPort requires port", self.r.line(item, "endPort"))
                 return None
             return PortRange(protocol, MIN_PORT, MAX_PORT)
-        if isinstance(port, str):
-            return self.named_port(port, protocol, item, path)
-        number = self.r.integer(item, "port", f"{path}.port", 1, MAX_PORT)
-        if number is None:
-            return None
-        return self.r.port_range(item, path, protocol, number, end)
+        return self.r.port_match(
+            item, path, protocol, end, lambda name: self.named_port(name, protocol, item, path)
+        )
 
     def named_port(
         self, name: str, protocol: Protocol, item: Mapping[str, Any], path: str

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from kubefence.dialects.loader import Document, describe
 from kubefence.ir.addresses import IPBlock, IPNetwork
 from kubefence.ir.diagnostics import Diagnostic, Severity
-from kubefence.ir.ports import PORT_PROTOCOLS, PortRange, Protocol
+from kubefence.ir.ports import MAX_PORT, PORT_PROTOCOLS, PortMatch, PortRange, Protocol
 from kubefence.ir.provenance import Source
 from kubefence.ir.selectors import LabelSelector, Operator, Requirement
 
@@ -240,6 +240,21 @@ class FieldReader:
     def _label_value(self, value: str, path: str, line: int) -> None:
         if len(value) > 63 or not _LABEL_NAME.match(value):
             self.error(path, f"invalid label value {value!r}", line, "invalid-label")
+
+    def port_match(
+        self,
+        item: Mapping[str, Any],
+        path: str,
+        protocol: Protocol,
+        end: int | None,
+        named: Callable[[str], PortMatch | None],
+    ) -> PortMatch | None:
+        """``port`` (present) as a number or range, or through ``named`` when it is a name."""
+        port = item["port"]
+        if isinstance(port, str):
+            return named(port)
+        number = self.integer(item, "port", f"{path}.port", 1, MAX_PORT)
+        return None if number is None else self.port_range(item, path, protocol, number, end)
 
     def port_range(
         self, item: Mapping[str, Any], path: str, protocol: Protocol, number: int, end: int | None
