@@ -82,6 +82,15 @@ def measure(cmd: list[str], timeout: float, stdout_file: Path | None = None) -> 
     return Run(wall, usage.ru_maxrss / 1024, proc.returncode, killed.is_set(), text)
 
 
+def compile_bytecode() -> None:
+    """Write kubefence's bytecode now, as ``pip install`` does for an installed package, so that
+    no measured run compiles its modules from source (``PYTHONDONTWRITEBYTECODE`` would make
+    every run do that: +0.1 s to each start-up, a cost the installed NCA never pays)."""
+    import compileall
+
+    compileall.compile_dir(str(ROOT / "src" / "kubefence"), quiet=1)
+
+
 def kubefence() -> str:
     found = ROOT / ".venv" / "bin" / "kubefence"
     return str(found) if found.exists() else shutil.which("kubefence") or "kubefence"
@@ -418,6 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.sizes, args.plot_pods, args.naive_budget = _sizes("200x40,1000x200"), [500, 1000, 2000], 5
         args.nca_sizes, args.incremental_size = _sizes("100x20"), (1000, 200)
+    compile_bytecode()
     results: dict[str, Any] = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "sizes": []}
     for pods, policies in args.sizes:
         print(f"size {pods} pods × {policies} policies ...", file=sys.stderr)

@@ -13,8 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from rich.console import Console
-
+from kubefence.cli.consoles import stderr, stdout
 from kubefence.cli.endpoints import outside_ips, pick
 from kubefence.cli.inputs import fail, load_for, resolve, warning_texts
 from kubefence.engine.prepare import DnsMap
@@ -28,8 +27,6 @@ if TYPE_CHECKING:
     from kubefence.workspace.load import Workspace
 
 __all__ = ["Cni", "check", "explain", "matrix", "print_explanation"]
-
-stdout = Console(highlight=False, soft_wrap=False)
 
 
 @dataclass(frozen=True)
@@ -89,7 +86,7 @@ def _dns_caveat(explanation: Explanation, workspace: Workspace, to_outside: bool
 def print_explanation(explanation: Explanation) -> None:
     from kubefence.cli.render import explanation_text
 
-    stdout.print(explanation_text(explanation))
+    stdout().print(explanation_text(explanation))
 
 
 def matrix(paths: Sequence[str], ports: Sequence[str], output: str, verbose: bool, cni: Cni = Cni()) -> None:
@@ -111,7 +108,7 @@ def matrix(paths: Sequence[str], ports: Sequence[str], output: str, verbose: boo
     if output == "table":
         from kubefence.cli.render import matrix_table
 
-        stdout.print(matrix_table(m, probes, list(range(len(m.universe)))))
+        stdout().print(matrix_table(m, probes, list(range(len(m.universe)))))
     elif output == "counts":
         print(json.dumps(export.counts_doc(m, probes)))
     elif output == "classes":
@@ -148,7 +145,7 @@ def _progress(
     bar = Progress(
         *columns,
         TimeRemainingColumn(),
-        console=Console(stderr=True),
+        console=stderr(),
         transient=True,
         redirect_stdout=False,
         redirect_stderr=False,
@@ -165,4 +162,4 @@ def explain(paths: Sequence[str], pod: str, verbose: bool, cni: Cni = Cni()) -> 
 
     workspace = load_for(paths, verbose, cni.profile, cni.strict, dns=cni.dns, staged=cni.staged)
     m = ReachabilityMatrix(resolve(workspace, profile=cni.profile))
-    stdout.print(report_text(describe_endpoint(m, pick(m.universe, pod, "POD"))))
+    stdout().print(report_text(describe_endpoint(m, pick(m.universe, pod, "POD"))))

@@ -8,10 +8,8 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from kubefence.cli import analyze
-from kubefence.cli.demo import run_demo
 from kubefence.cli.enforce import register as register_enforcement
 from kubefence.cli.exitcodes import ExitCode
 from kubefence.cli.inputs import fail, parse_dns, profile_of
@@ -248,6 +246,10 @@ def demo() -> None:
 
     Needs no cluster and no root.
     """
+    from rich.console import Console
+
+    from kubefence.cli.demo import run_demo
+
     run_demo(Console())
 
 

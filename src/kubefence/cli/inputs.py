@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 import typer
-from rich.console import Console
 
+from kubefence.cli.consoles import stderr
 from kubefence.cli.exitcodes import ExitCode
 from kubefence.engine.endpoints import Universe
 from kubefence.engine.prepare import DnsMap, prepare
@@ -20,18 +20,17 @@ from kubefence.workspace.load import Workspace, load_workspace
 
 __all__ = ["fail", "load", "load_for", "parse_dns", "profile_of", "resolve", "stderr", "warning_texts"]
 
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "dim"}
 
 
 def fail(message: str) -> typer.Exit:
     """Print a usage or input error and return the exit to raise (code 2)."""
-    stderr.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    stderr().print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
     return typer.Exit(ExitCode.INPUT_ERROR)
 
 
 def _print(d: Diagnostic) -> None:
-    stderr.print(str(d), style=_STYLE[d.severity], markup=False)
+    stderr().print(str(d), style=_STYLE[d.severity], markup=False)
 
 
 def warning_texts(workspace: Workspace) -> list[str]:
@@ -48,7 +47,7 @@ def load(paths: Sequence[str], verbose: bool, quiet_warnings: bool = False) -> W
             _print(d)
     if verbose:
         for item in workspace.skipped:
-            stderr.print(f"skipped (kind not used by kubefence): {item}", style="dim", markup=False)
+            stderr().print(f"skipped (kind not used by kubefence): {item}", style="dim", markup=False)
     if workspace.errors:
         count = len(workspace.errors)
         raise fail(f"{count} input error{'s' if count > 1 else ''}; nothing was analysed")

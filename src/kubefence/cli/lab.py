@@ -16,21 +16,19 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
+from kubefence.cli.consoles import stdout
 from kubefence.cli.exitcodes import ExitCode
 from kubefence.cli.inputs import fail, load_for
-from kubefence.cli.render import count_table
-from kubefence.engine.matrix import Verdicts
 from kubefence.engine.probes import Probe, default_probes, parse_probe
 from kubefence.engine.profiles import GENERIC
 from kubefence.errors import KubefenceError
 from kubefence.lab.names import DEFAULT_PREFIX
-from kubefence.lab.plan import Mode
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
+    from kubefence.engine.matrix import Verdicts
     from kubefence.lab.enforce import EnforcerFactory
     from kubefence.lab.run import LabReport
     from kubefence.workspace.load import Workspace
@@ -44,7 +42,6 @@ lab_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
-stdout = Console(highlight=False, soft_wrap=False)
 
 
 class LabMode(StrEnum):
@@ -153,6 +150,7 @@ def up(
     verbose: Verbose = False,
 ) -> None:
     """Build the lab and start its servers; it stays up until 'kubefence lab down'."""
+    from kubefence.lab.plan import Mode
     from kubefence.lab.run import Lab
 
     workspace = _workspace(paths, verbose, quiet=False)
@@ -171,11 +169,11 @@ def up(
         )
         if make is not None:
             lab.enforce(make(lab.snapshot(workspace.snapshot), workspace.policies))
-    stdout.print(f"lab {prefix!r} is up ({lab.plan.mode.value}), serving {', '.join(map(str, probes))}")
+    stdout().print(f"lab {prefix!r} is up ({lab.plan.mode.value}), serving {', '.join(map(str, probes))}")
     for node in lab.plan.nodes:
         pods = ", ".join(p.key for p in lab.plan.pods if p.node == node.name) or "no pods"
-        stdout.print(f"  node {node.name} ({node.address}): netns {node.netns}: {pods}")
-    stdout.print(
+        stdout().print(f"  node {node.name} ({node.address}): netns {node.netns}: {pods}")
+    stdout().print(
         f"probe it with 'kubefence lab probe --prefix {prefix}', remove it with 'kubefence lab down'"
     )
 
@@ -206,7 +204,7 @@ def probe(
         json.dump(doc, sys.stdout, separators=(",", ":"))
         sys.stdout.write("\n")
     else:
-        stdout.print(_observed_table(keys, probes, verdicts))
+        stdout().print(_observed_table(keys, probes, verdicts))
 
 
 @lab_app.command(epilog="Example:  kubefence lab down --prefix kf")
@@ -219,7 +217,7 @@ def down(prefix: Prefix = DEFAULT_PREFIX) -> None:
     with _lab_errors():
         removed = netns.destroy(prefix)
         remove_state(prefix)
-    stdout.print(
+    stdout().print(
         f"lab {prefix!r}: removed {len(removed.namespaces)} namespaces, "
         f"{len(removed.links)} links, {len(removed.processes)} processes"
     )
@@ -242,6 +240,7 @@ def run(
 ) -> None:
     """Build the lab, enforce on every node, probe every ordered pair × probe, compare with the
     engine, tear down. Exit 0 without discrepancies, 1 with some, 2 on input errors."""
+    from kubefence.lab.plan import Mode
     from kubefence.lab.run import run_lab
 
     workspace = _workspace(paths, verbose, quiet=output is LabOutput.json)
@@ -271,21 +270,26 @@ def run(
 
 def _print_report(report: LabReport) -> None:
     p, o = report.predicted, report.observed
-    stdout.print(f"predicted: {len(p.allowed)} allowed, {len(p.denied)} denied")
-    stdout.print(f"observed:  {len(o.allowed)} allowed, {len(o.denied)} denied")
+    stdout().print(f"predicted: {len(p.allowed)} allowed, {len(p.denied)} denied")
+    stdout().print(f"observed:  {len(o.allowed)} allowed, {len(o.denied)} denied")
+    from rich.table import Table
+    from rich.text import Text
+
     if not report.discrepancies:
-        stdout.print(Text("no discrepancies: the kernel did what the engine predicted", style="bold green"))
+        stdout().print(Text("no discrepancies: the kernel did what the engine predicted", style="bold green"))
         return
     table = Table(title=f"{len(report.discrepancies)} discrepancies", title_justify="left")
     for name in ("from", "to", "port", "protocol", "discrepancy"):
         table.add_column(name, no_wrap=True)
     for d in report.discrepancies:
         table.add_row(d.src, d.dst, str(d.port), d.protocol, Text(d.message, style="bold red"))
-    stdout.print(table)
+    stdout().print(table)
 
 
 def _observed_table(keys: Sequence[str], probes: Sequence[Probe], verdicts: Verdicts) -> Table:
     """What got through, per pair (see ``render.count_table``)."""
+    from kubefence.cli.render import count_table
+
     counts: dict[tuple[str, str], int] = {}
     for src, dst, _, _ in verdicts.allowed:
         counts[src, dst] = counts.get((src, dst), 0) + 1

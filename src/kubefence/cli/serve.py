@@ -24,7 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from kubefence.cli.inputs import load_for, stderr, warning_texts
+from kubefence.cli.consoles import stderr
+from kubefence.cli.inputs import load_for, warning_texts
 from kubefence.cluster.objects import CLUSTER_KINDS, Workload, parse_object
 from kubefence.cluster.snapshot import Namespace, Node, Pod
 from kubefence.dialects.loader import load_text
@@ -237,7 +238,7 @@ def run_server(paths: list[str], host: str, port: int, verbose: bool) -> None:
     gc.collect()
     gc.freeze()  # the loaded snapshot lives as long as the server: keep it out of GC scans
     server = make_server(Service(engine, warning_texts(workspace)), host, port)
-    stderr.print(
+    stderr().print(
         f"kubefence serving {len(workspace.snapshot.pods)} pods on http://{host}:{server.server_port}/"
     )
     try:

@@ -10,7 +10,6 @@ namespace; teardown deletes the namespaces and, with them, their links.
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 from kubefence.errors import LabError
@@ -56,6 +55,8 @@ def _readable(text: str) -> str:
     """``text`` when it is safe as a file name, else a stable digest of it."""
     if _SAFE.fullmatch(text):
         return text
+    import hashlib  # on first use: importing it costs every command ~8 ms
+
     return "h" + hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
