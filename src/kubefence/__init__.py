@@ -13,9 +13,9 @@ its snapshot, and ask questions (``evaluate`` one flow with an explanation, or b
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+import typing
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from kubefence.cluster.snapshot import ClusterSnapshot
     from kubefence.engine.connset import ConnectionSet
     from kubefence.engine.endpoints import Universe
@@ -49,7 +49,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> typing.Any:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'kubefence' has no attribute {name!r}")

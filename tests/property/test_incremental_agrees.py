@@ -6,10 +6,12 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kubefence.cluster.snapshot import ClusterSnapshot, Namespace, Pod
+from kubefence.engine import matrix as matrix_module
 from kubefence.engine.endpoints import Universe
 from kubefence.engine.incremental import Event, IncrementalEngine, Op, policy_key
 from kubefence.engine.matrix import ReachabilityMatrix
@@ -18,7 +20,7 @@ from kubefence.engine.verdict import evaluate
 from kubefence.ir.model import Policy
 from kubefence.ir.ports import ContainerPort, Protocol
 from kubefence.ir.selectors import Labels
-from strategies import NAMESPACES, PROBES, labels, policies, snapshots
+from strategies import NAMESPACES, PROBES, labels, policies, snapshots, vendor_policies
 
 
 @st.composite
@@ -29,10 +31,12 @@ def events(draw, snapshot: ClusterSnapshot, pols: list[Policy]) -> list[Event]:
     for step in range(draw(st.integers(1, 5))):
         kind = draw(st.sampled_from(["pod+", "pod~", "pod-", "ns~", "pol+", "pol~", "pol-"]))
         if kind == "pod+" or (kind in ("pod~", "pod-") and not pods):
-            ns = draw(st.sampled_from(NAMESPACES))
+            # "d" is no Namespace object: its first pod brings it (and the whole snapshot is rebuilt)
+            ns = draw(st.sampled_from([*NAMESPACES, "d"]))
             ports = (ContainerPort(80, Protocol.TCP, draw(st.sampled_from([None, "web"]))),)
-            ip = ipaddress.ip_address(f"10.1.9.{step + 1}")
-            pod = Pod(ns, f"new{step}", Labels(draw(labels)), (ip,), "n1", False, ports)
+            host = draw(st.booleans()) and step % 2 == 1
+            ip = ipaddress.ip_address("172.18.0.2" if host else f"10.1.9.{step + 1}")
+            pod = Pod(ns, f"new{step}", Labels(draw(labels)), (ip,), "n1", host, ports)
             pods[pod.key] = pod
             out.append(Event(Op.ADD, pod))
         elif kind == "pod~":
@@ -71,10 +75,25 @@ def _fresh(engine: IncrementalEngine) -> ReachabilityMatrix:
     return ReachabilityMatrix(Resolution(engine.policies, Universe(engine.snapshot)))
 
 
+@pytest.mark.parametrize(("kind", "grow"), [("upstream", 8), ("vendor", 8), ("upstream", 1), ("vendor", 1)])
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
-def test_incremental_equals_fresh(data: st.DataObject) -> None:
-    snapshot, pols = data.draw(snapshots()), data.draw(policies())
+def test_incremental_equals_fresh(kind: str, grow: int, data: st.DataObject) -> None:
+    """Pod events in known namespaces take the derived path (``SelectorIndex.for_pods``,
+    ``Resolution.for_universe``); vendor policies bring CNI-view selectors and expressions,
+    whose cached answers are extended to new groups there. ``grow`` 1 makes the matrix grow
+    its previous class table whenever a class is new (``ClassTable.grown``), as it does for
+    the few new classes of a large cluster."""
+    saved, matrix_module._GROW_LIMIT = matrix_module._GROW_LIMIT, grow
+    try:
+        _check_events(kind, data)
+    finally:
+        matrix_module._GROW_LIMIT = saved
+
+
+def _check_events(kind: str, data: st.DataObject) -> None:
+    snapshot = data.draw(snapshots())
+    pols = data.draw(policies() if kind == "upstream" else vendor_policies())
     engine = IncrementalEngine(snapshot, pols)
     engine.counts(PROBES)  # warm the memo with the first revision's answers
     for event in data.draw(events(snapshot, pols)):

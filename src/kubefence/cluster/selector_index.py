@@ -25,7 +25,7 @@ from kubefence.ir.model import LabelView
 from kubefence.ir.selectors import LabelSelector, Operator
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
     from kubefence.cluster.snapshot import ClusterSnapshot
     from kubefence.ir.expressions import Selector
@@ -63,6 +63,20 @@ class LabelPostings:
     def everything(self) -> int:
         return (1 << self.size) - 1
 
+    def extended(self, label_sets: Sequence[Labels]) -> LabelPostings:
+        """A copy with more label sets numbered after these; the selectors matched so far are
+        tested against the new sets only."""
+        new = LabelPostings(())
+        new.by_pair, new.by_key, new.size = dict(self.by_pair), dict(self.by_key), self.size
+        added = [(new.add(labels), labels) for labels in label_sets]
+        new._cache = {}
+        for selector, bits in self._cache.items():
+            for k, labels in added:
+                if selector.matches(labels):
+                    bits |= 1 << k
+            new._cache[selector] = bits
+        return new
+
     def matching(self, selector: LabelSelector) -> int:
         """The label sets ``selector`` matches, as a bitset."""
         found = self._cache.get(selector)
@@ -91,30 +105,80 @@ class SelectorIndex:
 
     def __init__(self, snapshot: ClusterSnapshot) -> None:
         self.snapshot = snapshot
-        ids: dict[tuple[str, Labels, str], int] = {}
-        self.group_of: list[int] = []
-        self.group_members: list[int] = []  # group → bitset over snapshot.pods
-        for i, pod in enumerate(snapshot.pods):
-            if pod.host_network:
-                self.group_of.append(-1)
-                continue
-            g = ids.setdefault((pod.namespace, pod.labels, pod.service_account), len(ids))
-            if g == len(self.group_members):
-                self.group_members.append(0)
-            self.group_members[g] |= 1 << i
-            self.group_of.append(g)
-        self.group_key = list(ids)
+        self._number({})
         self.labels = LabelPostings(labels for _, labels, _ in self.group_key)
         self._cni_postings: LabelPostings | None = None
         self._cni_labels: list[Labels] | None = None
         self._by_namespace: dict[str, int] = {}
-        for g, (namespace, _, _) in enumerate(self.group_key):
-            self._by_namespace[namespace] = self._by_namespace.get(namespace, 0) | (1 << g)
+        self._add_to_namespaces(0)
         self._ns_selector: dict[tuple[Selector, LabelView], frozenset[str]] = {}
         self._expr: dict[tuple[Selector, LabelView], int] = {}
         self._selection: dict[PodSelection, int] = {}
         self._pods: dict[int, int] = {}
         self._node_selector: dict[LabelSelector, frozenset[str]] = {}
+
+    def _number(self, ids: dict[tuple[str, Labels, str], int]) -> None:
+        """Group the snapshot's pods, keeping the ids already in ``ids``; new keys go last."""
+        self.group_of = [
+            -1
+            if pod.host_network
+            else ids.setdefault((pod.namespace, pod.labels, pod.service_account), len(ids))
+            for pod in self.snapshot.pods
+        ]
+        self.group_key = list(ids)
+        self._members: list[int] | None = None
+
+    @property
+    def group_members(self) -> list[int]:
+        """Group → bitset over ``snapshot.pods`` (made on first use)."""
+        if self._members is None:
+            members = [0] * len(self.group_key)
+            for i, g in enumerate(self.group_of):
+                if g >= 0:
+                    members[g] |= 1 << i
+            self._members = members
+        return self._members
+
+    def _add_to_namespaces(self, first: int) -> None:
+        for g in range(first, len(self.group_key)):
+            namespace = self.group_key[g][0]
+            self._by_namespace[namespace] = self._by_namespace.get(namespace, 0) | (1 << g)
+
+    def for_pods(self, snapshot: ClusterSnapshot) -> SelectorIndex:
+        """The index of ``snapshot``, which has this snapshot's namespaces and nodes but other
+        pods (pod events): group ids and every selector answer carry over, and only groups not
+        seen before are matched, against the selectors asked so far. Groups left without pods
+        stay (they match nothing that is there)."""
+        old = self.snapshot
+        assert snapshot.namespaces is old.namespaces and snapshot.nodes is old.nodes
+        new = object.__new__(SelectorIndex)
+        new.snapshot = snapshot
+        known = len(self.group_key)
+        new._number({key: g for g, key in enumerate(self.group_key)})
+        added = [labels for _, labels, _ in new.group_key[known:]]
+        new.labels = self.labels.extended(added)
+        new._cni_labels = new._cni_postings = None
+        if self._cni_labels is not None:
+            new._cni_labels = self._cni_labels + new._cni_group_labels(known)
+            if self._cni_postings is not None:
+                new._cni_postings = self._cni_postings.extended(new._cni_labels[known:])
+        new._by_namespace = dict(self._by_namespace)
+        new._add_to_namespaces(known)
+        new._ns_selector, new._node_selector = self._ns_selector, self._node_selector
+        # Copies keep the keys' hashes: a selector is hashed again only if its answer grows.
+        new._expr, new._selection, new._pods = dict(self._expr), dict(self._selection), {}
+        if len(new.group_key) == known:
+            return new
+        for key, bits in self._expr.items():
+            more = new._expr_bits(*key, known)
+            if more:
+                new._expr[key] = bits | more
+        fresh = ((1 << len(new.group_key)) - 1) & ~((1 << known) - 1)
+        for selection, bits in self._selection.items():
+            scope = new._scope(selection) & fresh
+            if scope and (more := scope & new.groups_matching(selection.pod_selector, selection.view)):
+                new._selection[selection] = bits | more
+        return new
 
     # group level --------------------------------------------------------------------------
 
@@ -132,15 +196,17 @@ class SelectorIndex:
         """The groups a PodSelection picks, as a bitset over group ids."""
         found = self._selection.get(selection)
         if found is None:
-            if selection.namespace is not None:
-                scope = self._by_namespace.get(selection.namespace, 0)
-            else:
-                assert selection.namespace_selector is not None
-                names = self.namespaces_matching(selection.namespace_selector, selection.view)
-                scope = self.groups_in(names)
+            scope = self._scope(selection)
             found = scope & self.groups_matching(selection.pod_selector, selection.view) if scope else 0
             self._selection[selection] = found
         return found
+
+    def _scope(self, selection: PodSelection) -> int:
+        """The groups of the namespaces a PodSelection looks in."""
+        if selection.namespace is not None:
+            return self._by_namespace.get(selection.namespace, 0)
+        assert selection.namespace_selector is not None
+        return self.groups_in(self.namespaces_matching(selection.namespace_selector, selection.view))
 
     def groups_matching(self, selector: Selector, view: LabelView = LabelView.PLAIN) -> int:
         """The groups whose labels (in ``view``) ``selector`` matches, as a bitset."""
@@ -150,22 +216,29 @@ class SelectorIndex:
         key = (selector, view)
         found = self._expr.get(key)
         if found is None:
-            labels = self._cni_view() if view is LabelView.CNI else [k[1] for k in self.group_key]
-            found = 0
-            for g, group_labels in enumerate(labels):
-                if selector.matches(group_labels):
-                    found |= 1 << g
-            self._expr[key] = found
+            found = self._expr[key] = self._expr_bits(selector, view, 0)
+        return found
+
+    def _expr_bits(self, selector: Selector, view: LabelView, first: int) -> int:
+        """The groups from id ``first`` on that ``selector`` matches, tested one by one."""
+        labels = self._cni_view() if view is LabelView.CNI else [k[1] for k in self.group_key]
+        found = 0
+        for g in range(first, len(labels)):
+            if selector.matches(labels[g]):
+                found |= 1 << g
         return found
 
     def _cni_view(self) -> list[Labels]:
         if self._cni_labels is None:
-            snap = self.snapshot
-            self._cni_labels = [
-                cni_pod_labels(labels, ns, snap.namespace_labels(ns), account)
-                for ns, labels, account in self.group_key
-            ]
+            self._cni_labels = self._cni_group_labels(0)
         return self._cni_labels
+
+    def _cni_group_labels(self, first: int) -> list[Labels]:
+        snap = self.snapshot
+        return [
+            cni_pod_labels(labels, ns, snap.namespace_labels(ns), account)
+            for ns, labels, account in self.group_key[first:]
+        ]
 
     def _cni(self) -> LabelPostings:
         if self._cni_postings is None:

@@ -179,6 +179,7 @@ class _Context:
     policy_ids: tuple[int, ...]
     peer_ids: dict[int, int]
     keep: tuple[object, object]
+    selecting: bool  # a policy selects the subject in this direction
 
 
 class DirectionCells:
@@ -197,6 +198,11 @@ class DirectionCells:
         self._context: dict[Hashable, _Context] = {}
         self._egress = direction is Direction.EGRESS
 
+    def adopt_contexts(self, other: DirectionCells) -> None:
+        """Take ``other``'s subject-key contexts: valid here when both models' Resolutions
+        bind the very same policies (contexts name policies and peers, never classes)."""
+        self._context = dict(other._context)
+
     def key(self, subject: int) -> Hashable:
         m = self.model
         if not self._egress and m.resolution.uses_named_ports:
@@ -211,13 +217,21 @@ class DirectionCells:
         return found
 
     def value(self, subject: int, remote: int, local: bool = False) -> ConnectionSet:
-        """What the direction lets through at class ``subject`` toward/from class ``remote``."""
+        """What the direction lets through at class ``subject`` toward/from class ``remote``:
+        from the subject's cells when they are known, else by one memoised look-up."""
         if local and not self._egress:
-            self.cells(subject)
-            key = self._memo_key(self._context[self.key(subject)], subject, remote, True)
+            key = self._memo_key(self._context_of(subject), subject, remote, True)
             return self.memo.get(key, lambda: self._run(subject, remote, True))
+        found = self._cells.get(self.key(subject))
+        if found is None:
+            context = self._context_of(subject)
+            if not context.selecting:
+                return ConnectionSet.all()
+            return self.memo.get(
+                self._memo_key(context, subject, remote, False), self._runner(subject, remote)
+            )
         bit = 1 << remote
-        for cell in self.cells(subject):
+        for cell in found:
             if cell.classes & bit:
                 return cell.allowed
         raise AssertionError("cells partition every class")
@@ -229,18 +243,28 @@ class DirectionCells:
         mine = [p for p in policies if direction in p.directions]
         return mine, [rule for p in mine for rule in r.rules_for(p, self.direction)]
 
+    def _context_of(self, subject: int) -> _Context:
+        """The subject key's context: its relevant peers, whether a rule names a port."""
+        key = self.key(subject)
+        found = self._context.get(key)
+        if found is None:
+            policies, rules = self._policies(subject)
+            if not policies:
+                found = self._make_context(subject, frozenset(), False, selecting=False)
+            else:
+                peers = frozenset(k for rule in rules for k in self.model.resolution.peers_of_rule(rule))
+                found = self._make_context(subject, peers, any(rule_names_ports(rule) for rule in rules))
+            self._context[key] = found
+        return found
+
     def _compute(self, subject: int) -> tuple[Cell, ...]:
-        m, r = self.model, self.model.resolution
-        policies, rules = self._policies(subject)
-        if not policies:
-            self._context[self.key(subject)] = self._make_context(subject, frozenset(), False)
+        m = self.model
+        context = self._context_of(subject)
+        if not context.selecting:
             return (Cell(m.everything, ConnectionSet.all()),)
-        peers = sorted({k for rule in rules for k in r.peers_of_rule(rule)})
-        splitters = [m.peer_classes[k] for k in peers]
-        named = any(rule_names_ports(rule) for rule in rules)
-        if self.direction is Direction.EGRESS and named:
+        splitters = [m.peer_classes[k] for k in sorted(context.relevant)]
+        if self.direction is Direction.EGRESS and context.named:
             splitters += m.port_groups
-        context = self._context[self.key(subject)] = self._make_context(subject, frozenset(peers), named)
         cells = []
         for cell in refine(m.everything, splitters):
             remote = (cell & -cell).bit_length() - 1
@@ -248,12 +272,14 @@ class DirectionCells:
             cells.append(Cell(cell, self.memo.get(key, self._runner(subject, remote))))
         return tuple(cells)
 
-    def _make_context(self, subject: int, relevant: frozenset[int], named: bool) -> _Context:
+    def _make_context(
+        self, subject: int, relevant: frozenset[int], named: bool, selecting: bool = True
+    ) -> _Context:
         r = self.model.resolution
         policies = r.policies_of(self.model.subject_sig[subject])
         keep = (policies, [r.peers[k] for k in relevant])
         peer_ids = {k: id(r.peers[k]) for k in relevant}
-        return _Context(relevant, named, tuple(map(id, policies)), peer_ids, keep)
+        return _Context(relevant, named, tuple(map(id, policies)), peer_ids, keep, selecting)
 
     def _runner(self, subject: int, remote: int) -> Callable[[], ConnectionSet]:
         return lambda: self._run(subject, remote, False)

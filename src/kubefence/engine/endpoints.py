@@ -37,10 +37,19 @@ class Endpoint:
 class Universe:
     """Indexed endpoints. Index i < len(snapshot.pods) is snapshot.pods[i]."""
 
-    def __init__(self, snapshot: ClusterSnapshot, extra_ips: Iterable[IPAddress] = ()) -> None:
+    def __init__(
+        self, snapshot: ClusterSnapshot, extra_ips: Iterable[IPAddress] = (), previous: Universe | None = None
+    ) -> None:
+        """``previous``: a universe of a snapshot with the same nodes, whose endpoints are
+        reused for the very same pod objects (after pod events, most of them)."""
         self.snapshot = snapshot
         node_of = {ip: n.name for n in snapshot.nodes.values() for ip in n.addresses}
-        self.endpoints: list[Endpoint] = [Endpoint(p.key, p.ip, p, node_of.get(p.ip)) for p in snapshot.pods]
+        known: dict[int, Endpoint] = {}  # by pod identity: those pods are alive in ``previous``
+        if previous is not None and previous.snapshot.nodes is snapshot.nodes:
+            known = {id(e.pod): e for e in previous.endpoints if e.pod is not None}
+        self.endpoints: list[Endpoint] = [
+            known.get(id(p)) or Endpoint(p.key, p.ip, p, node_of.get(p.ip)) for p in snapshot.pods
+        ]
         for ip in extra_ips:
             self.endpoints.append(Endpoint(str(ip), ip, None, node_of.get(ip)))
         self.by_key = {e.key: i for i, e in enumerate(self.endpoints)}

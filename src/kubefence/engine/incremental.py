@@ -1,12 +1,19 @@
 """IncrementalEngine: one cluster kept up to date by events, answering check and matrix queries.
 
 Like cilium's policy repository, the engine has a ``revision`` that every applied event bumps,
-and answers are cached per revision. After an event the Resolution is rebuilt (cheap: it works
-per pod group and CIDR atom), but the expensive part, the tier pipeline per subject and cell of
-remote classes, is memoised across revisions (``PipelineMemo``, keyed by the selecting policy
-objects and the matching peer objects): what an event did not change is looked up, not
-recomputed. A changed policy is a new object, so only the answers it takes part in are
-computed again; a pod that joins existing classes costs no pipeline run at all.
+and answers are cached per revision. What an event did not change is carried over:
+
+* pod events (in namespaces given as objects) derive the next snapshot, universe, selector
+  index and Resolution from the last ones: the pods' groups are renumbered, but only groups
+  never seen before are matched against the selectors, and only profiles never seen before
+  get new signatures (``SelectorIndex.for_pods``, ``Resolution.for_universe``);
+* the class table is remapped when every class is known, or grown by the rows and columns of
+  the few new classes (``ClassTable.grown``);
+* policy events rebind the policies over the unchanged cluster (its selector index is kept);
+* the tier pipeline per subject and cell of remote classes is memoised across revisions
+  (``PipelineMemo``, keyed by the selecting policy objects and the matching peer objects). A
+  changed policy is a new object, so only the answers it takes part in are computed again; a
+  pod that joins existing classes costs no pipeline run at all.
 
 Events name objects by key: pods ``namespace/name``, namespaces and nodes by name, policies by
 ``(kind, namespace, name)`` (namespace None for cluster-scoped kinds); ``add`` and ``change``
@@ -16,7 +23,7 @@ are the same upsert.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from kubefence.cluster.addressing import assign_addresses
@@ -31,6 +38,7 @@ from kubefence.ir.model import Policy
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
+    from kubefence.cluster.selector_index import SelectorIndex
     from kubefence.engine.explain import Explanation
     from kubefence.engine.probes import Probe
     from kubefence.ir.addresses import IPAddress
@@ -84,6 +92,8 @@ class IncrementalEngine:
         self._state: tuple[int, tuple[IPAddress, ...], Resolution] | None = None
         self._matrix: tuple[int, ReachabilityMatrix] | None = None
         self._snapshot: ClusterSnapshot | None = snapshot
+        self._built = snapshot  # the last snapshot built, and whether only pods changed since
+        self._pods_only = True
         self._universes: dict[tuple[IPAddress, ...], Universe] = {}
 
     # state ----------------------------------------------------------------------------------
@@ -96,11 +106,16 @@ class IncrementalEngine:
 
     @property
     def snapshot(self) -> ClusterSnapshot:
-        """The cluster at the current revision (rebuilt only after cluster events)."""
+        """The cluster at the current revision (rebuilt only after cluster events; after pod
+        events in known namespaces, the last one with other pods)."""
         if self._snapshot is None:
-            self._snapshot = ClusterSnapshot.build(
-                self._namespaces.values(), self._pods.values(), self._nodes.values(), self._services
-            )
+            if self._pods_only:
+                self._snapshot = replace(self._built, pods=tuple(self._pods.values()))
+            else:
+                self._snapshot = ClusterSnapshot.build(
+                    self._namespaces.values(), self._pods.values(), self._nodes.values(), self._services
+                )
+            self._built, self._pods_only = self._snapshot, True
         return self._snapshot
 
     def resolution(self, extra_ips: Iterable[IPAddress] = ()) -> Resolution:
@@ -113,10 +128,10 @@ class IncrementalEngine:
             snapshot = self.snapshot
             universe = self._universes.get(extra)
             if universe is None or universe.snapshot is not snapshot:
-                universe = self._universes[extra] = Universe(snapshot, extra)
-            index = self._state[2].index if self._state is not None else None
-            resolution = Resolution(self.policies, universe, index=index)
-            self._state = (self.revision, extra, resolution)
+                before = self._state[2].universe if self._state is not None else None
+                universe = self._universes[extra] = Universe(snapshot, extra, before)
+            previous = self._state[2] if self._state is not None else None
+            self._state = (self.revision, extra, _rebound(previous, self.policies, universe))
         return self._state[2]
 
     def matrix(self) -> ReachabilityMatrix:
@@ -134,6 +149,7 @@ class IncrementalEngine:
         if not isinstance(obj, Policy) and not (isinstance(obj, tuple) and _is_policy_key(obj)):
             self._snapshot = None  # a cluster object changed (policy tuples never hit this)
             self._universes.clear()
+            self._pods_only = self._pods_only and self._in_known_namespace(obj)
         if isinstance(obj, Pod):
             self._pod(obj, delete)
         elif isinstance(obj, Namespace):
@@ -148,6 +164,13 @@ class IncrementalEngine:
             self._delete_key(obj, event)
         self.revision += 1
         return self.revision
+
+    def _in_known_namespace(self, obj: object) -> bool:
+        """A pod (or pod key) of a namespace given as an object: its change leaves the
+        snapshot's namespaces as they are (a pod alone implies its namespace)."""
+        if isinstance(obj, Pod):
+            return obj.namespace in self._namespaces
+        return isinstance(obj, str) and "/" in obj and obj.split("/")[0] in self._namespaces
 
     def apply_all(self, events: Iterable[Event]) -> int:
         for event in events:
@@ -217,3 +240,22 @@ class IncrementalEngine:
     def counts(self, probes: Sequence[Probe]) -> tuple[int, int]:
         """(allowed, denied) over every ordered pair of distinct pods × probes."""
         return self.matrix().counts(probes)
+
+
+def _rebound(previous: Resolution | None, policies: tuple[Policy, ...], universe: Universe) -> Resolution:
+    """The Resolution of ``policies`` over ``universe``, reusing what ``previous`` found that
+    still holds: its selector index when the cluster is the same or differs in pods only, and
+    its whole binding of the policies when those are the very same objects."""
+    if previous is None:
+        return Resolution(policies, universe)
+    index: SelectorIndex | None = previous.index
+    old, new = previous.index.snapshot, universe.snapshot
+    if old is not new:
+        same_world = old.namespaces is new.namespaces and old.nodes is new.nodes
+        index = previous.index.for_pods(new) if same_world else None
+    same_policies = len(policies) == len(previous.policies) and all(
+        a is b for a, b in zip(policies, previous.policies, strict=True)
+    )
+    if index is not None and same_policies:
+        return previous.for_universe(universe, index)
+    return Resolution(policies, universe, index=index)

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 
 __all__ = ["ClassTable", "ReachabilityMatrix", "Verdicts"]
 
+# Grow the previous class table while new classes are at most 1/_GROW_LIMIT of all classes:
+# each costs a row and a column of look-ups, against every subject's cells for a rebuild.
+_GROW_LIMIT = 8
+
 
 @dataclass(frozen=True, slots=True)
 class Verdicts:
@@ -65,8 +69,13 @@ class ClassTable:
         self.base: list[ConnectionSet] = []
         e_rows = self._rows(np, egress, n, interned)
         i_rows = self._rows(np, ingress, n, interned)
+        self._number(np, e_rows, i_rows.T)
+
+    def _number(self, np: Any, answers_e: Any, answers_i: Any) -> None:
+        """``ids`` from the answer ids of both directions: ``answers_e[cs, cd]`` (egress at cs
+        toward cd) and ``answers_i[cs, cd]`` (ingress at cd from cs), indices into ``base``."""
         size = len(self.base)
-        code = e_rows.astype(np.int64) * size + i_rows.T
+        code = answers_e.astype(np.int64) * size + answers_i
         # Number the (egress, ingress) combinations that occur, in linear time (no sort).
         present = np.zeros(size * size, dtype=bool)
         present[code.ravel()] = True
@@ -76,6 +85,41 @@ class ClassTable:
         self.egress_of, self.ingress_of = used // size, used % size
         self._sets: list[ConnectionSet] | None = None
 
+    @classmethod
+    def grown(
+        cls, previous: ClassTable, old: Sequence[int], egress: DirectionCells, ingress: DirectionCells
+    ) -> ClassTable:
+        """The table of a model whose class c was ``previous``'s class ``old[c]``, or new
+        (``-1``): known pairs are copied, and only the rows and columns of the new classes
+        are answered (new subjects by their cells, known subjects by one memoised look-up
+        per new remote)."""
+        import numpy as np
+
+        table = object.__new__(ClassTable)
+        table.base = list(previous.base)
+        interned = {id(conns): k for k, conns in enumerate(table.base)}
+        known = np.asarray(old, dtype=np.int64)
+        fresh = np.flatnonzero(known < 0)
+        kept = np.maximum(known, 0)
+        ids = previous.ids[kept[:, None], kept[None, :]]
+        answers_e, answers_i = previous.egress_of[ids], previous.ingress_of[ids]
+        n = len(old)
+        for c in fresh.tolist():
+            answers_e[c, :] = table._rows_of(np, egress, c, n, interned)
+            answers_i[:, c] = table._rows_of(np, ingress, c, n, interned)
+            for d in range(n):
+                if known[d] >= 0:
+                    answers_e[d, c] = table._intern(egress.value(d, c), interned)
+                    answers_i[c, d] = table._intern(ingress.value(d, c), interned)
+        table._number(np, answers_e, answers_i)
+        return table
+
+    def _rows_of(self, np: Any, side: DirectionCells, c: int, n: int, interned: dict[int, int]) -> Any:
+        """Subject class c's answer ids toward/from every class, from its cells."""
+        cells = side.cells(c)
+        ids = [self._intern(cell.allowed, interned) for cell in cells]
+        return _cell_row(np, [cell.classes for cell in cells], ids, n)
+
     def _rows(self, np: Any, side: DirectionCells, n: int, interned: dict[int, int]) -> Any:
         """``rows[subject class]``: the answer id toward/from each remote class."""
         by_key: dict[object, Any] = {}
@@ -83,9 +127,7 @@ class ClassTable:
         for c in range(n):
             key = side.key(c)
             if key not in by_key:
-                cells = side.cells(c)
-                ids = [self._intern(cell.allowed, interned) for cell in cells]
-                by_key[key] = (len(by_key), _cell_row(np, [cell.classes for cell in cells], ids, n))
+                by_key[key] = (len(by_key), self._rows_of(np, side, c, n, interned))
             index[c] = by_key[key][0]
         rows = np.stack([row for _, row in by_key.values()]) if by_key else np.empty((0, n), np.int32)
         return rows[index]
@@ -159,19 +201,28 @@ class ReachabilityMatrix:
         return self.model.count
 
     def _reuse(self, previous: ReachabilityMatrix | None) -> ClassTable | None:
+        """``previous``'s class table for this model, when both have the very same policies:
+        remapped when every class was already there, grown by the rows and columns of the
+        new classes when they are few (cheaper than rebuilding every subject's cells)."""
         if previous is None or previous._table is None:
             return None
         mine, theirs = self.resolution.policies, previous.resolution.policies
         if len(mine) != len(theirs) or any(a is not b for a, b in zip(mine, theirs, strict=True)):
             return None
+        # Same policies: the same answers per class content, and the same context per subject key.
+        self._deltas = previous._deltas
+        self._egress.adopt_contexts(previous._egress)
+        self._ingress.adopt_contexts(previous._ingress)
         where = {content: c for c, content in enumerate(previous.model.content)}
         old = [where.get(content, -1) for content in self.model.content]
-        if -1 in old:
-            return None
-        import numpy as np
+        new = old.count(-1)
+        if new == 0:
+            import numpy as np
 
-        self._deltas = previous._deltas  # same policies: same answers per class content
-        return previous._table.remapped(np.asarray(old, dtype=np.int64))
+            return previous._table.remapped(np.asarray(old, dtype=np.int64))
+        if new < len(old) and new * _GROW_LIMIT <= len(old):
+            return ClassTable.grown(previous._table, old, self._egress, self._ingress)
+        return None
 
     @property
     def table(self) -> ClassTable:

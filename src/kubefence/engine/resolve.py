@@ -135,15 +135,59 @@ class Resolution:
                 self.rule_peers[rule] = self._rule_peer_ids[id(rule)] = ids
         self.uses_named_ports = any(rule_names_ports(r) for p in self.policies for r in p.rules)
         self.atoms = AtomIndex(block for p in self.peers for block in peer_blocks(p))
-        self.profile_of, profile_keys = self._profiles()
-        subjects = self._profile_subjects(profile_keys)
-        peers = self._profile_peers(profile_keys)
+        self._selecting: dict[frozenset[int], tuple[Policy, ...]] = {}
+        self._rules_for: dict[tuple[int, bool], tuple[Rule, ...]] = {}
+        self._bind_endpoints(None)
+
+    def for_universe(self, universe: Universe, index: SelectorIndex) -> Resolution:
+        """The same policies bound to ``universe``, whose snapshot differs from this one's in
+        pods only (``index``: its SelectorIndex, see ``SelectorIndex.for_pods``). The binding
+        of the policies is shared, and the signatures of every profile known here carry over:
+        only profiles not seen before (a new label set, a pod on a new node) are matched."""
+        new = object.__new__(Resolution)
+        new.ipblock_matches_pods, new.policies = self.ipblock_matches_pods, self.policies
+        new.universe, new.index = universe, index
+        new.peer_ids, new.peers, new.rule_peers = self.peer_ids, self.peers, self.rule_peers
+        new._rule_peer_ids, new.uses_named_ports, new.atoms = (
+            self._rule_peer_ids,
+            self.uses_named_ports,
+            self.atoms,
+        )
+        new._selecting, new._rules_for = self._selecting, self._rules_for
+        new._bind_endpoints(self)
+        return new
+
+    def _bind_endpoints(self, previous: Resolution | None) -> None:
+        """Profiles and signatures of this universe's endpoints (those of ``previous``'s
+        profiles are taken from it)."""
+        self.profile_of, self.profile_keys = self._profiles()
+        if previous is None:
+            subjects = self._profile_subjects(self.profile_keys)
+            peers = self._profile_peers(self.profile_keys)
+        else:
+            subjects, peers = self._carried(previous)
         self.profile_subject_sigs = subjects
         self.profile_peer_sigs = peers
         self.subject_sigs = [subjects[p] for p in self.profile_of]
         self.peer_sigs = [peers[p] for p in self.profile_of]
-        self._selecting: dict[frozenset[int], tuple[Policy, ...]] = {}
-        self._rules_for: dict[tuple[int, bool], tuple[Rule, ...]] = {}
+
+    def _carried(self, previous: Resolution) -> tuple[list[frozenset[int]], list[frozenset[int]]]:
+        known = {key: p for p, key in enumerate(previous.profile_keys)}
+        new_keys = [key for key in self.profile_keys if key not in known]
+        fresh = iter(zip(self._profile_subjects(new_keys), self._profile_peers(new_keys), strict=True))
+        subject_sigs = {sig: sig for sig in previous.profile_subject_sigs}
+        peer_sigs = {sig: sig for sig in previous.profile_peer_sigs}
+        subjects, peers = [], []
+        for key in self.profile_keys:
+            p = known.get(key)
+            if p is not None:
+                subjects.append(previous.profile_subject_sigs[p])
+                peers.append(previous.profile_peer_sigs[p])
+            else:
+                subject, peer = next(fresh)
+                subjects.append(subject_sigs.setdefault(subject, subject))
+                peers.append(peer_sigs.setdefault(peer, peer))
+        return subjects, peers
 
     def _peer_id(self, peer: Peer) -> int:
         if peer not in self.peer_ids:
