@@ -444,10 +444,13 @@ class _Builder:
     # event handlers: each returns True when the document's root value is complete
 
     def _scalar(self, event: _ScalarEvent) -> bool:
+        # The hot path of every load: the usual cases (a plain scalar, a mapping's value) are
+        # inlined here; ``_value`` and ``_add`` take the rest.
         self.count += 1
         frame = self.stack[-1]
         line = event.start_mark.line + 1
-        if frame.key is _NO_KEY and frame.kind == _MAP:
+        key = frame.key
+        if key is _NO_KEY and frame.kind == _MAP:
             value = event.value
             plain = event.tag is None and event.implicit[0]
             frame.key = _MERGE if plain and value == "<<" else value
@@ -456,9 +459,18 @@ class _Builder:
             if event.anchor is not None:
                 self.anchors[event.anchor] = (value, 0)
             return False
-        scalar = self._value(event, line)
+        if event.tag is None and event.implicit[0]:
+            value = event.value
+            candidates = _IMPLICIT.get(value[:1])
+            scalar = value if candidates is None else _resolve_plain(value, candidates)
+        else:
+            scalar = self._value(event, line)
         if event.anchor is not None:
             self.anchors[event.anchor] = (scalar, 0)
+        if key.__class__ is str and frame.kind == _MAP:
+            self._set(frame, key, scalar)
+            frame.key = _NO_KEY
+            return False
         return self._add(frame, scalar, line)
 
     def _value(self, event: _ScalarEvent, line: int) -> Any:
