@@ -221,10 +221,10 @@ class SelectorIndex:
 
     def _expr_bits(self, selector: Selector, view: LabelView, first: int) -> int:
         """The groups from id ``first`` on that ``selector`` matches, tested one by one."""
-        labels = self._cni_view() if view is LabelView.CNI else [k[1] for k in self.group_key]
+        cni = self._cni_view() if view is LabelView.CNI else None
         found = 0
-        for g in range(first, len(labels)):
-            if selector.matches(labels[g]):
+        for g in range(first, len(self.group_key)):
+            if selector.matches(cni[g] if cni is not None else self.group_key[g][1]):
                 found |= 1 << g
         return found
 

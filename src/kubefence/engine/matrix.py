@@ -107,8 +107,8 @@ class ClassTable:
         for c in fresh.tolist():
             answers_e[c, :] = table._rows_of(np, egress, c, n, interned)
             answers_i[:, c] = table._rows_of(np, ingress, c, n, interned)
-            for d in range(n):
-                if known[d] >= 0:
+            for d, was in enumerate(old):
+                if was >= 0:
                     answers_e[d, c] = table._intern(egress.value(d, c), interned)
                     answers_i[c, d] = table._intern(ingress.value(d, c), interned)
         table._number(np, answers_e, answers_i)
