@@ -15,7 +15,7 @@ from kubefence.engine import matrix as matrix_module
 from kubefence.engine.endpoints import Universe
 from kubefence.engine.incremental import Event, IncrementalEngine, Op, policy_key
 from kubefence.engine.matrix import ReachabilityMatrix
-from kubefence.engine.resolve import Resolution
+from kubefence.engine.resolve import Resolution, peer_blocks
 from kubefence.engine.verdict import evaluate
 from kubefence.ir.model import Policy
 from kubefence.ir.ports import ContainerPort, Protocol
@@ -108,3 +108,33 @@ def _check_events(kind: str, data: st.DataObject) -> None:
             probe = PROBES[0]
             expected = evaluate(fresh.resolution, 0, 1, probe).allowed
             assert engine.check(keys[0], keys[1], probe).allowed == expected
+
+
+@pytest.mark.parametrize("kind", ["upstream", "vendor"])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_with_policies_equals_a_fresh_binding(kind: str, data: st.DataObject) -> None:
+    """``Resolution.with_policies`` (policy events: carried rules, translated signatures) binds
+    exactly as a Resolution built from scratch: the same peers in the same order, and the same
+    signatures for every endpoint. Policies with CIDR peers stay, and none come, so that the
+    endpoints' profiles are carried (CIDR changes rebind them, as in the test above)."""
+    draw = policies() if kind == "upstream" else vendor_policies()
+    universe = Universe(data.draw(snapshots()))
+    before = data.draw(draw)
+    kept = [p for p in before if _has_blocks(p) or data.draw(st.booleans())]
+    changed = [dataclasses.replace(p, rules=p.rules[:-1]) for p in before if data.draw(st.booleans())]
+    changed = [p for p in changed if not _has_blocks(p)]
+    added = [p for p in data.draw(draw) if not _has_blocks(p)]
+    after = sorted([*kept, *changed, *added], key=lambda p: p.order_key)
+    ours = Resolution(before, universe).with_policies(after)
+    fresh = Resolution(after, universe)
+    assert ours.peers == fresh.peers
+    assert ours.subject_sigs == fresh.subject_sigs
+    assert ours.peer_sigs == fresh.peer_sigs
+    assert [ours.peers_of_rule(r) for p in after for r in p.rules] == [
+        fresh.peers_of_rule(r) for p in after for r in p.rules
+    ]
+
+
+def _has_blocks(policy: Policy) -> bool:
+    return any(True for rule in policy.rules for peer in rule.peers for _ in peer_blocks(peer))

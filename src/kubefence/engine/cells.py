@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from kubefence.engine.connset import ConnectionSet
 from kubefence.engine.pipeline import DirectionQuery, allowed_connections
 from kubefence.engine.resolve import Resolution, ports_of_rule, rule_names_ports
-from kubefence.ir.model import Direction, Policy, Rule
+from kubefence.ir.model import Direction, Peer, Policy, Rule
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Hashable, Sequence
@@ -60,13 +60,14 @@ class ClassModel:
     policies, the same matching peers and, when a rule names a port, the same declared ports.
     ``class_of[i]`` is endpoint i's class, ``representative[c]`` its first endpoint, ``sizes[c]``
     its member count; ``peer_classes[k]`` is the bitset of the classes peer k matches;
-    ``content[c]`` is what defines class c by value (its signatures and, when they matter, ports),
-    comparable between two Resolutions of the same policies.
+    ``content[c]`` is what defines class c in terms that outlive the Resolution: the selecting
+    policy objects and the matching peers (as the memo's idents) and, when they
+    matter, the declared ports; equal contents mean equal answers in any two Resolutions.
     """
 
     def __init__(self, resolution: Resolution, memo: PipelineMemo | None = None) -> None:
         self.resolution = resolution
-        memo = memo if memo is not None else PipelineMemo()
+        memo = self.memo = memo if memo is not None else PipelineMemo()
         r, endpoints = resolution, resolution.universe.endpoints
         keys: dict[tuple[int, int, int], int] = {}
         self.class_of: list[int] = []
@@ -85,9 +86,8 @@ class ClassModel:
         self.peer_sig = [r.peer_sigs[i] for i in reps]
         self.ports = [self.dst_ports(i) for i in reps]
         self.port_ident = [memo.ports_ident(ports) for ports in self.ports]
-        self.content = [
-            (s, p, key[2]) for key, s, p in zip(keys, self.subject_sig, self.peer_sig, strict=True)
-        ]
+        self._port_key = [key[2] for key in keys]
+        self._content: list[tuple[frozenset[int], frozenset[int], int]] | None = None
         self.peer_classes = [0] * len(r.peers)
         for c, sig in enumerate(self.peer_sig):
             for k in sig:
@@ -101,6 +101,29 @@ class ClassModel:
     @property
     def everything(self) -> int:
         return (1 << self.count) - 1
+
+    @property
+    def peer_idents(self) -> list[int]:
+        """``peer_idents[k]``: the memo's ident of peer k (by value)."""
+        return [self.memo.peer_ident(peer) for peer in self.resolution.peers]
+
+    @property
+    def content(self) -> list[tuple[frozenset[int], frozenset[int], int]]:
+        """``content[c]``: (selecting policies, matching peers, ports ident or -1) of class c,
+        as the memo's idents: policies by object, peers by value (made on first use)."""
+        if self._content is None:
+            r, ident, peers = self.resolution, self.memo.ident, self.peer_idents
+            subjects: dict[int, frozenset[int]] = {}
+            remotes: dict[int, frozenset[int]] = {}
+            content = []
+            for s, p, ports in zip(self.subject_sig, self.peer_sig, self._port_key, strict=True):
+                if id(s) not in subjects:
+                    subjects[id(s)] = frozenset(ident(policy) for policy in r.policies_of(s))
+                if id(p) not in remotes:
+                    remotes[id(p)] = frozenset(peers[k] for k in p)
+                content.append((subjects[id(s)], remotes[id(p)], ports))
+            self._content = content
+        return self._content
 
     def dst_ports(self, i: int) -> tuple[ContainerPort, ...]:
         endpoint = self.resolution.universe.endpoints[i]
@@ -127,9 +150,23 @@ class PipelineMemo:
         self._answers: dict[Hashable, ConnectionSet] = {}
         self._keep: dict[Hashable, object] = {}
         self._canonical: dict[ConnectionSet, ConnectionSet] = {}
-        self._ports: dict[tuple[ContainerPort, ...], int] = {}
-        self._ports_by_object: dict[int, tuple[int, tuple[ContainerPort, ...]]] = {}
+        self._values: dict[Hashable, int] = {}
+        self._by_object: dict[int, tuple[int, Hashable]] = {}
+        self._idents: dict[int, tuple[int, object]] = {}
+        self._next_ident = 0
         self.hits = self.misses = 0
+
+    def ident(self, obj: object) -> int:
+        """A number for one object (a policy, a peer), kept alive here. Numbers are never
+        reused, even after the table is cleared: equal idents always mean the same object."""
+        found = self._idents.get(id(obj))
+        if found is not None and found[1] is obj:
+            return found[0]
+        if len(self._idents) >= self.limit:
+            self._idents.clear()
+        number, self._next_ident = self._next_ident, self._next_ident + 1
+        self._idents[id(obj)] = (number, obj)
+        return number
 
     def canonical(self, conns: ConnectionSet) -> ConnectionSet:
         """The one object kept for sets equal to ``conns``."""
@@ -138,15 +175,23 @@ class PipelineMemo:
     def ports_ident(self, ports: tuple[ContainerPort, ...]) -> int:
         """A number for a tuple of declared ports, the same for equal tuples (kept alive here).
         Looked up by object first: pods keep their tuple from revision to revision."""
-        seen = self._ports_by_object.get(id(ports))
-        if seen is not None and seen[1] is ports:
+        return self._value_ident(ports)
+
+    def peer_ident(self, peer: Peer) -> int:
+        """A number for a peer, the same for equal peers (Resolutions keep one object per
+        value, not always the same one)."""
+        return self._value_ident(peer)
+
+    def _value_ident(self, value: Hashable) -> int:
+        seen = self._by_object.get(id(value))
+        if seen is not None and seen[1] is value:
             return seen[0]
-        found = self._ports.get(ports)
+        found = self._values.get(value)
         if found is None:
-            found = self._ports[ports] = len(self._ports)
-        if len(self._ports_by_object) >= self.limit:
-            self._ports_by_object.clear()  # only a shortcut: idents stay those of ``_ports``
-        self._ports_by_object[id(ports)] = (found, ports)
+            found = self._values[value] = len(self._values)
+        if len(self._by_object) >= self.limit:
+            self._by_object.clear()  # only a shortcut: idents stay those of ``_values``
+        self._by_object[id(value)] = (found, value)
         return found
 
     def get(self, key: Hashable, compute: Callable[[], ConnectionSet]) -> ConnectionSet:

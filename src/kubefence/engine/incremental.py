@@ -9,7 +9,9 @@ and answers are cached per revision. What an event did not change is carried ove
   get new signatures (``SelectorIndex.for_pods``, ``Resolution.for_universe``);
 * the class table is remapped when every class is known, or grown by the rows and columns of
   the few new classes (``ClassTable.grown``);
-* policy events rebind the policies over the unchanged cluster (its selector index is kept);
+* policy events rebind only the rules never seen before, over the unchanged cluster: its
+  selector index and endpoint profiles are kept and peer signatures translated
+  (``Resolution.with_policies``);
 * the tier pipeline per subject and cell of remote classes is memoised across revisions
   (``PipelineMemo``, keyed by the selecting policy objects and the matching peer objects). A
   changed policy is a new object, so only the answers it takes part in are computed again; a
@@ -244,8 +246,9 @@ class IncrementalEngine:
 
 def _rebound(previous: Resolution | None, policies: tuple[Policy, ...], universe: Universe) -> Resolution:
     """The Resolution of ``policies`` over ``universe``, reusing what ``previous`` found that
-    still holds: its selector index when the cluster is the same or differs in pods only, and
-    its whole binding of the policies when those are the very same objects."""
+    still holds: its selector index when the cluster is the same or differs in pods only, its
+    whole binding of the policies when those are the very same objects, and its binding of
+    the endpoints when only the policies changed."""
     if previous is None:
         return Resolution(policies, universe)
     index: SelectorIndex | None = previous.index
@@ -258,4 +261,6 @@ def _rebound(previous: Resolution | None, policies: tuple[Policy, ...], universe
     )
     if index is not None and same_policies:
         return previous.for_universe(universe, index)
+    if universe is previous.universe:
+        return previous.with_policies(policies)
     return Resolution(policies, universe, index=index)

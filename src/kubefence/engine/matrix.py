@@ -87,12 +87,19 @@ class ClassTable:
 
     @classmethod
     def grown(
-        cls, previous: ClassTable, old: Sequence[int], egress: DirectionCells, ingress: DirectionCells
+        cls,
+        previous: ClassTable,
+        old: Sequence[int],
+        as_remote: Sequence[int],
+        egress: DirectionCells,
+        ingress: DirectionCells,
     ) -> ClassTable:
         """The table of a model whose class c was ``previous``'s class ``old[c]``, or new
         (``-1``): known pairs are copied, and only the rows and columns of the new classes
-        are answered (new subjects by their cells, known subjects by one memoised look-up
-        per new remote)."""
+        are answered. A new class's row comes from its cells. Its column (what known
+        subjects let through toward and from it) is copied from ``previous``'s class
+        ``as_remote[c]`` when there is one (a class that known subjects cannot tell from it),
+        else answered by one memoised look-up per known subject."""
         import numpy as np
 
         table = object.__new__(ClassTable)
@@ -103,14 +110,19 @@ class ClassTable:
         kept = np.maximum(known, 0)
         ids = previous.ids[kept[:, None], kept[None, :]]
         answers_e, answers_i = previous.egress_of[ids], previous.ingress_of[ids]
+        rows = np.flatnonzero(known >= 0)
         n = len(old)
         for c in fresh.tolist():
             answers_e[c, :] = table._rows_of(np, egress, c, n, interned)
             answers_i[:, c] = table._rows_of(np, ingress, c, n, interned)
-            for d, was in enumerate(old):
-                if was >= 0:
-                    answers_e[d, c] = table._intern(egress.value(d, c), interned)
-                    answers_i[c, d] = table._intern(ingress.value(d, c), interned)
+            twin = as_remote[c]
+            if twin >= 0:
+                answers_e[rows, c] = previous.egress_of[previous.ids[known[rows], twin]]
+                answers_i[c, rows] = previous.ingress_of[previous.ids[twin, known[rows]]]
+                continue
+            for d in rows.tolist():
+                answers_e[d, c] = table._intern(egress.value(d, c), interned)
+                answers_i[c, d] = table._intern(ingress.value(d, c), interned)
         table._number(np, answers_e, answers_i)
         return table
 
@@ -201,27 +213,43 @@ class ReachabilityMatrix:
         return self.model.count
 
     def _reuse(self, previous: ReachabilityMatrix | None) -> ClassTable | None:
-        """``previous``'s class table for this model, when both have the very same policies:
-        remapped when every class was already there, grown by the rows and columns of the
-        new classes when they are few (cheaper than rebuilding every subject's cells)."""
+        """``previous``'s class table for this model (of the same endpoints' cluster after
+        events): remapped when every class is known there, grown by the rows and columns of
+        the new classes when they are few (cheaper than rebuilding every subject's cells).
+
+        A class is known when a previous class has the same selecting policy objects, ports
+        and, among the peers both Resolutions use, the same matching peer objects: a peer
+        only one of them uses is in no rule of a known subject, so it changes no answer
+        between known classes (contents are in ``ClassModel.content``)."""
         if previous is None or previous._table is None:
             return None
+        self._deltas = previous._deltas  # keyed by content: equal contents, equal answers
         mine, theirs = self.resolution.policies, previous.resolution.policies
-        if len(mine) != len(theirs) or any(a is not b for a, b in zip(mine, theirs, strict=True)):
-            return None
-        # Same policies: the same answers per class content, and the same context per subject key.
-        self._deltas = previous._deltas
-        self._egress.adopt_contexts(previous._egress)
-        self._ingress.adopt_contexts(previous._ingress)
-        where = {content: c for c, content in enumerate(previous.model.content)}
-        old = [where.get(content, -1) for content in self.model.content]
+        if len(mine) == len(theirs) and all(a is b for a, b in zip(mine, theirs, strict=True)):
+            self._egress.adopt_contexts(previous._egress)  # contexts name peers by index
+            self._ingress.adopt_contexts(previous._ingress)
+        common = frozenset(previous.model.peer_idents).intersection(self.model.peer_idents)
+
+        def known(content: tuple[frozenset[int], frozenset[int], int]) -> object:
+            return (content[0], content[1] & common, content[2])
+
+        where = {known(content): c for c, content in enumerate(previous.model.content)}
+        old = [where.get(known(content), -1) for content in self.model.content]
         new = old.count(-1)
         if new == 0:
             import numpy as np
 
             return previous._table.remapped(np.asarray(old, dtype=np.int64))
         if new < len(old) and new * _GROW_LIMIT <= len(old):
-            return ClassTable.grown(previous._table, old, self._egress, self._ingress)
+            # As a remote, a class is what it matches among the common peers, and its ports.
+            remotes = {
+                (content[1] & common, content[2]): c for c, content in enumerate(previous.model.content)
+            }
+            as_remote = [
+                remotes.get((content[1] & common, content[2]), -1) if was < 0 else was
+                for was, content in zip(old, self.model.content, strict=True)
+            ]
+            return ClassTable.grown(previous._table, old, as_remote, self._egress, self._ingress)
         return None
 
     @property

@@ -125,19 +125,105 @@ class Resolution:
             if index is not None and index.snapshot is universe.snapshot
             else (SelectorIndex(universe.snapshot))
         )
-        self.peer_ids: dict[Peer, int] = {}
-        self.peers: list[Peer] = []
-        self._rule_peer_ids: dict[int, frozenset[int]] = {}
-        self.rule_peers: dict[Rule, frozenset[int]] = {}
-        for policy in self.policies:
-            for rule in policy.rules:
-                ids = frozenset(self._peer_id(peer) for peer in rule.peers)
-                self.rule_peers[rule] = self._rule_peer_ids[id(rule)] = ids
-        self.uses_named_ports = any(rule_names_ports(r) for p in self.policies for r in p.rules)
+        self._bind_policies(None)
         self.atoms = AtomIndex(block for p in self.peers for block in peer_blocks(p))
+        self._bind_endpoints(None)
+
+    def _bind_policies(self, previous: Resolution | None) -> dict[int, int]:
+        """Number the peers of every rule in order of first appearance (one id per peer
+        value). The rules of ``previous`` (the very same objects) take their peers from it
+        without hashing them again. Returns previous peer id → this one's."""
+        self._peer_index: dict[Peer, int] | None = {} if previous is None else None
+        self.peers: list[Peer] = []
+        self._rule_peer_seq: dict[int, tuple[int, ...]] = {}  # id(rule) → its peers' ids, in order
+        self._rule_peer_ids: dict[int, frozenset[int]] = {}
+        self._rule_peers: dict[Rule, frozenset[int]] | None = None
         self._selecting: dict[frozenset[int], tuple[Policy, ...]] = {}
         self._rules_for: dict[tuple[int, bool], tuple[Rule, ...]] = {}
-        self._bind_endpoints(None)
+        adopted: dict[int, int] = {}
+        fresh: dict[Peer, int] = {}
+        for policy in self.policies:
+            for rule in policy.rules:
+                known = previous._rule_peer_seq.get(id(rule)) if previous is not None else None
+                if known is not None:  # a live rule of ``previous``: its id names this object
+                    assert previous is not None
+                    ids = tuple(self._adopt(k, previous, adopted) for k in known)
+                elif previous is not None:
+                    ids = tuple(self._peer_from(peer, previous, adopted, fresh) for peer in rule.peers)
+                else:
+                    ids = tuple(self._peer_id(peer) for peer in rule.peers)
+                self._rule_peer_seq[id(rule)] = ids
+                self._rule_peer_ids[id(rule)] = frozenset(ids)
+        self.uses_named_ports = any(rule_names_ports(r) for p in self.policies for r in p.rules)
+        return adopted
+
+    def _adopt(self, old: int, previous: Resolution, adopted: dict[int, int]) -> int:
+        found = adopted.get(old)
+        if found is None:
+            found = adopted[old] = len(self.peers)
+            self.peers.append(previous.peers[old])
+        return found
+
+    def _peer_from(
+        self, peer: Peer, previous: Resolution, adopted: dict[int, int], fresh: dict[Peer, int]
+    ) -> int:
+        old = previous.peer_ids.get(peer)
+        if old is not None:
+            return self._adopt(old, previous, adopted)
+        found = fresh.get(peer)
+        if found is None:
+            found = fresh[peer] = len(self.peers)
+            self.peers.append(peer)
+        return found
+
+    @property
+    def peer_ids(self) -> dict[Peer, int]:
+        """Peer value → id (made on first use when the peers were carried over)."""
+        if self._peer_index is None:
+            self._peer_index = {peer: k for k, peer in enumerate(self.peers)}
+        return self._peer_index
+
+    @property
+    def rule_peers(self) -> dict[Rule, frozenset[int]]:
+        """Rule value → the ids of its peers (for rules equal to, not the same as, ours)."""
+        if self._rule_peers is None:
+            self._rule_peers = {
+                rule: self._rule_peer_ids[id(rule)] for policy in self.policies for rule in policy.rules
+            }
+        return self._rule_peers
+
+    def with_policies(self, policies: Sequence[Policy]) -> Resolution:
+        """Other policies bound to this universe (policy events): the peers of rules that
+        were here already are carried over without hashing, the endpoints' profiles are kept
+        while the CIDR blocks are the same, and peer signatures are translated, so that only
+        the peers never seen before are matched. Equal to ``Resolution(policies, universe)``."""
+        new = object.__new__(Resolution)
+        new.ipblock_matches_pods, new.policies = self.ipblock_matches_pods, tuple(policies)
+        new.universe, new.index = self.universe, self.index
+        adopted = new._bind_policies(self)
+        carried = set(adopted.values())
+        added = [k for k in range(len(new.peers)) if k not in carried]
+        dropped = (k for k in range(len(self.peers)) if k not in adopted)
+        changed = [*(new.peers[k] for k in added), *(self.peers[k] for k in dropped)]
+        if any(True for peer in changed for _ in peer_blocks(peer)):
+            new.atoms = AtomIndex(block for p in new.peers for block in peer_blocks(p))
+            new._bind_endpoints(None)
+            return new
+        new.atoms = self.atoms
+        new.profile_of, new.profile_keys = self.profile_of, self.profile_keys
+        subjects = new._profile_subjects(new.profile_keys)
+        added_matches = new._profile_peers(new.profile_keys, [(k, new.peers[k]) for k in added])
+        translated: dict[int, frozenset[int]] = {}
+        seen: dict[frozenset[int], frozenset[int]] = {}
+        peers = []
+        for sig, more in zip(self.profile_peer_sigs, added_matches, strict=True):
+            base = translated.get(id(sig))
+            if base is None:
+                base = translated[id(sig)] = frozenset(adopted[k] for k in sig if k in adopted)
+            sig_new = base | more if more else base
+            peers.append(seen.setdefault(sig_new, sig_new))
+        new._set_signatures(subjects, peers)
+        return new
 
     def for_universe(self, universe: Universe, index: SelectorIndex) -> Resolution:
         """The same policies bound to ``universe``, whose snapshot differs from this one's in
@@ -147,12 +233,9 @@ class Resolution:
         new = object.__new__(Resolution)
         new.ipblock_matches_pods, new.policies = self.ipblock_matches_pods, self.policies
         new.universe, new.index = universe, index
-        new.peer_ids, new.peers, new.rule_peers = self.peer_ids, self.peers, self.rule_peers
-        new._rule_peer_ids, new.uses_named_ports, new.atoms = (
-            self._rule_peer_ids,
-            self.uses_named_ports,
-            self.atoms,
-        )
+        new.peers, new._peer_index, new._rule_peers = self.peers, self._peer_index, self._rule_peers
+        new._rule_peer_seq, new._rule_peer_ids = self._rule_peer_seq, self._rule_peer_ids
+        new.uses_named_ports, new.atoms = self.uses_named_ports, self.atoms
         new._selecting, new._rules_for = self._selecting, self._rules_for
         new._bind_endpoints(self)
         return new
@@ -166,6 +249,9 @@ class Resolution:
             peers = self._profile_peers(self.profile_keys)
         else:
             subjects, peers = self._carried(previous)
+        self._set_signatures(subjects, peers)
+
+    def _set_signatures(self, subjects: list[frozenset[int]], peers: list[frozenset[int]]) -> None:
         self.profile_subject_sigs = subjects
         self.profile_peer_sigs = peers
         self.subject_sigs = [subjects[p] for p in self.profile_of]
@@ -190,10 +276,12 @@ class Resolution:
         return subjects, peers
 
     def _peer_id(self, peer: Peer) -> int:
-        if peer not in self.peer_ids:
-            self.peer_ids[peer] = len(self.peers)
+        index = self.peer_ids
+        found = index.get(peer)
+        if found is None:
+            found = index[peer] = len(self.peers)
             self.peers.append(peer)
-        return self.peer_ids[peer]
+        return found
 
     def _profiles(self) -> tuple[list[int], list[tuple[int, int, str | None]]]:
         """Endpoint → profile id, and each profile's key (group, atom, node)."""
@@ -218,10 +306,13 @@ class Resolution:
                     members[profile].append(k)
         return _interned(members)
 
-    def _profile_peers(self, keys: list[tuple[int, int, str | None]]) -> list[frozenset[int]]:
+    def _profile_peers(
+        self, keys: list[tuple[int, int, str | None]], peers: Iterable[tuple[int, Peer]] | None = None
+    ) -> list[frozenset[int]]:
+        """Per profile, the ids of the peers (default: all) matching it."""
         members: list[list[int]] = [[] for _ in keys]
         where = _Where(keys, self.ipblock_matches_pods)
-        for k, peer in enumerate(self.peers):
+        for k, peer in enumerate(self.peers) if peers is None else peers:
             for profile in self._peer_profiles(peer, where):
                 members[profile].append(k)
         return _interned(members)
