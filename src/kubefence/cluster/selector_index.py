@@ -117,14 +117,20 @@ class SelectorIndex:
         self._pods: dict[int, int] = {}
         self._node_selector: dict[LabelSelector, frozenset[str]] = {}
 
-    def _number(self, ids: dict[tuple[str, Labels, str], int]) -> None:
-        """Group the snapshot's pods, keeping the ids already in ``ids``; new keys go last."""
-        self.group_of = [
-            -1
-            if pod.host_network
-            else ids.setdefault((pod.namespace, pod.labels, pod.service_account), len(ids))
-            for pod in self.snapshot.pods
-        ]
+    def _number(self, ids: dict[tuple[str, Labels, str], int], known: dict[int, int] | None = None) -> None:
+        """Group the snapshot's pods, keeping the ids already in ``ids``; new keys go last.
+        ``known``: id(pod) → group for pod objects (alive elsewhere) already grouped."""
+        known = known or {}
+        self.group_of = []
+        for pod in self.snapshot.pods:
+            g = known.get(id(pod))
+            if g is None:
+                g = (
+                    -1
+                    if pod.host_network
+                    else ids.setdefault((pod.namespace, pod.labels, pod.service_account), len(ids))
+                )
+            self.group_of.append(g)
         self.group_key = list(ids)
         self._members: list[int] | None = None
 
@@ -154,7 +160,8 @@ class SelectorIndex:
         new = object.__new__(SelectorIndex)
         new.snapshot = snapshot
         known = len(self.group_key)
-        new._number({key: g for g, key in enumerate(self.group_key)})
+        grouped = {id(pod): g for pod, g in zip(old.pods, self.group_of, strict=True)}  # alive in ``old``
+        new._number({key: g for g, key in enumerate(self.group_key)}, grouped)
         added = [labels for _, labels, _ in new.group_key[known:]]
         new.labels = self.labels.extended(added)
         new._cni_labels = new._cni_postings = None

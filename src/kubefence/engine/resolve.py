@@ -210,7 +210,11 @@ class Resolution:
             new._bind_endpoints(None)
             return new
         new.atoms = self.atoms
-        new.profile_of, new.profile_keys = self.profile_of, self.profile_keys
+        new.profile_of, new.profile_keys, new.endpoint_atoms = (
+            self.profile_of,
+            self.profile_keys,
+            self.endpoint_atoms,
+        )
         subjects = new._profile_subjects(new.profile_keys)
         added_matches = new._profile_peers(new.profile_keys, [(k, new.peers[k]) for k in added])
         translated: dict[int, frozenset[int]] = {}
@@ -243,7 +247,7 @@ class Resolution:
     def _bind_endpoints(self, previous: Resolution | None) -> None:
         """Profiles and signatures of this universe's endpoints (those of ``previous``'s
         profiles are taken from it)."""
-        self.profile_of, self.profile_keys = self._profiles()
+        self.profile_of, self.profile_keys = self._profiles(previous)
         if previous is None:
             subjects = self._profile_subjects(self.profile_keys)
             peers = self._profile_peers(self.profile_keys)
@@ -283,15 +287,27 @@ class Resolution:
             self.peers.append(peer)
         return found
 
-    def _profiles(self) -> tuple[list[int], list[tuple[int, int, str | None]]]:
-        """Endpoint → profile id, and each profile's key (group, atom, node)."""
+    def _profiles(
+        self, previous: Resolution | None = None
+    ) -> tuple[list[int], list[tuple[int, int, str | None]]]:
+        """Endpoint → profile id, and each profile's key (group, atom, node). The atoms of
+        ``previous``'s endpoint objects are reused when its atoms are these."""
         group_of, n_pods = self.index.group_of, len(self.universe.snapshot.pods)
+        known: dict[int, int] = {}  # id(endpoint) → atom: those endpoints live in ``previous``
+        if previous is not None and previous.atoms is self.atoms:
+            known = {
+                id(e): a for e, a in zip(previous.universe.endpoints, previous.endpoint_atoms, strict=True)
+            }
         ids: dict[Hashable, int] = {}
         profile_of = []
+        self.endpoint_atoms: list[int] = []
         for i, endpoint in enumerate(self.universe.endpoints):
             group = group_of[i] if i < n_pods else -1
-            key = (group, self.atoms.atom_of(endpoint.ip), endpoint.node)
-            profile_of.append(ids.setdefault(key, len(ids)))
+            atom = known.get(id(endpoint))
+            if atom is None:
+                atom = self.atoms.atom_of(endpoint.ip)
+            self.endpoint_atoms.append(atom)
+            profile_of.append(ids.setdefault((group, atom, endpoint.node), len(ids)))
         return profile_of, list(ids)  # type: ignore[arg-type]
 
     def _profile_subjects(self, keys: list[tuple[int, int, str | None]]) -> list[frozenset[int]]:
@@ -300,8 +316,9 @@ class Resolution:
             if group >= 0:
                 by_group.setdefault(group, []).append(profile)
         members: list[list[int]] = [[] for _ in keys]
+        wanted = _bits(by_group)  # only these groups' bits are visited: few for a few new keys
         for k, policy in enumerate(self.policies):
-            for group in iter_bits(self.index.selection_groups(policy.subject)):
+            for group in iter_bits(self.index.selection_groups(policy.subject) & wanted):
                 for profile in by_group.get(group, ()):
                     members[profile].append(k)
         return _interned(members)
@@ -319,7 +336,7 @@ class Resolution:
 
     def _peer_profiles(self, peer: Peer, where: _Where) -> Iterator[int]:
         if isinstance(peer, PodPeer):
-            for group in iter_bits(self.index.selection_groups(peer.selection)):
+            for group in iter_bits(self.index.selection_groups(peer.selection) & where.groups):
                 yield from where.by_group.get(group, ())
         elif isinstance(peer, AnyPeer):
             yield from range(len(where.keys))
@@ -397,6 +414,7 @@ class _Where:
                 self.outside_by_atom.setdefault(atom, []).append(profile)
             if node is not None:
                 self.by_node.setdefault(node, []).append(profile)
+        self.groups = _bits(self.by_group)
 
     def nodes(self, names: Iterable[str]) -> Iterator[int]:
         for node in names:
@@ -413,6 +431,13 @@ class _Where:
                 yield profile
             elif entity is Entity.NODES and node is not None:
                 yield profile
+
+
+def _bits(indices: Iterable[int]) -> int:
+    out = 0
+    for i in indices:
+        out |= 1 << i
+    return out
 
 
 def _interned(members: list[list[int]]) -> list[frozenset[int]]:
