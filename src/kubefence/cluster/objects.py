@@ -6,6 +6,7 @@ after the workload. Pods without an address get one later from ``cluster.address
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -156,9 +157,15 @@ def _container_port(r: FieldReader, item: Mapping[str, Any], path: str) -> Conta
     return ContainerPort(number, protocol, name) if number is not None and protocol is not None else None
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _address(text: str) -> IPAddress:
+    """Parsed once per text: a pod gives its address as podIP and again in podIPs."""
+    return ipaddress.ip_address(text)
+
+
 def _ip(r: FieldReader, text: Any, path: str, line: int) -> IPAddress | None:
     try:
-        return ipaddress.ip_address(str(text).strip())
+        return _address(str(text).strip())
     except ValueError:
         r.error(path, f"invalid IP address {text!r}", line, "bad-ip")
         return None

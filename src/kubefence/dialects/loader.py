@@ -287,11 +287,26 @@ _IMPLICIT: Final[dict[str, list[tuple[str, re.Pattern[str]]]]] = {
 }
 
 
+# Plain scalars resolved so far (their text decides the result): manifests repeat the same
+# values (protocols, ports, label values) thousands of times. Bounded; values are immutable.
+_PLAIN: Final[dict[str, Any]] = {}
+_PLAIN_LIMIT: Final = 1 << 16
+_UNSET: Final = object()
+
+
 def _resolve_plain(value: str, candidates: list[tuple[str, re.Pattern[str]]]) -> Any:
+    found = _PLAIN.get(value, _UNSET)
+    if found is not _UNSET:
+        return found
+    found = value
     for tag, pattern in candidates:
         if pattern.match(value):
-            return _CONSTRUCT[tag](value)
-    return value
+            found = _CONSTRUCT[tag](value)
+            break
+    if len(_PLAIN) >= _PLAIN_LIMIT:
+        _PLAIN.clear()
+    _PLAIN[value] = found
+    return found
 
 
 # -- events → located values -----------------------------------------------------------------
