@@ -99,12 +99,15 @@ def _group(group: str) -> tuple[list[str], list[tuple[int, int]]]:
 
 
 def read_map(path: Path) -> dict[tuple[str, str], Conns]:
-    """(src, dst) pod keys → connections, from a ``txt_no_fw_rules`` output file."""
-    found: dict[tuple[str, str], Conns] = {}
+    """(src, dst) pod keys → connections, from a ``txt_no_fw_rules`` output file. A pair
+    may have several lines (one per protocol group): their connections add up."""
+    found: dict[tuple[str, str], dict[str, tuple[tuple[int, int], ...]]] = {}
     for line in path.read_text().splitlines():
         match = _LINE.match(line.strip())
         if match:
-            found[(match["src"], match["dst"])] = parse_conns(match["conns"])
+            conns = found.setdefault((match["src"], match["dst"]), {})
+            for proto, ranges in parse_conns(match["conns"]).items():
+                conns[proto] = conns.get(proto, ()) + ranges
     return found
 
 

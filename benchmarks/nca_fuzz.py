@@ -1,0 +1,249 @@
+"""Differential check: kubefence's verdicts against NCA's on many small random clusters.
+
+``generate.py`` makes realistic clusters; this makes small, varied ones, to reach the corners a
+realistic cluster rarely has: selectors with every ``matchExpressions`` operator, empty and
+absent selectors, ``policyTypes`` given or inferred, empty and absent ``from``/``to`` and
+``ports``, numeric, named and range ports over TCP, UDP and SCTP, a named port that means
+different numbers (or protocols) on different pods, and namespaces without objects. Every
+cluster stays inside what NCA 2.1 reads like upstream (``nca.py``): no ipBlock contains a pod
+IP, and no ``Exists``/``DoesNotExist`` in a peer's podSelector next to a namespaceSelector.
+
+For each seed it writes the cluster, runs ``kubefence matrix -o json`` and NCA's per-pair map,
+and compares the allowed (src, dst, port, protocol) tuples at kubefence's probes. Disagreeing
+clusters are kept under ``benchmarks/.data/fuzz/`` with the differing tuples.
+
+Usage: ``python benchmarks/nca_fuzz.py [--seeds 1-40] [--pods 12] [--policies 6]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import generate  # noqa: E402
+import nca  # noqa: E402
+from run import DATA, compare, kubefence  # noqa: E402
+
+Obj = dict[str, Any]
+
+NAMESPACES = ("alpha", "beta", "gamma", "default")
+LABELS = {"app": ("web", "api", "db"), "tier": ("front", "back"), "env": ("prod", "dev")}
+NS_LABELS = {
+    "team": ("red", "blue"),
+    "env": ("prod", "dev"),
+    "kubernetes.io/metadata.name": NAMESPACES,
+}
+# Container ports: a name may mean different numbers or protocols on different pods.
+PORTS = (
+    (80, "TCP", "http"),
+    (8080, "TCP", "http"),
+    (443, "TCP", "https"),
+    (53, "UDP", "dns"),
+    (53, "TCP", "dns-tcp"),
+    (5432, "TCP", "pg"),
+    (3868, "SCTP", "diameter"),
+    (9090, "TCP", None),
+    (9090, "UDP", "metrics"),
+)
+EXTERNAL = ("203.0.113.0/24", "198.51.100.0/24", "192.0.2.0/24", "0.0.0.0/0")
+
+
+class Cluster:
+    """One random cluster from a seed."""
+
+    def __init__(self, seed: int, pods: int, policies: int) -> None:
+        self.rng = random.Random(seed)
+        self.pod_count, self.policy_count = pods, policies
+        # Sometimes a namespace has pods but no Namespace object (no labels at all).
+        optional = ("gamma", "default")
+        self.with_object = [ns for ns in NAMESPACES if ns not in optional or self.rng.random() < 0.5]
+
+    def _labels(self, vocab: dict[str, tuple[str, ...]], chance: float) -> dict[str, str]:
+        return {
+            k: self.rng.choice(v)
+            for k, v in vocab.items()
+            if self.rng.random() < chance and k != "kubernetes.io/metadata.name"
+        }
+
+    def namespaces(self) -> list[Obj]:
+        out = []
+        for ns in self.with_object:
+            obj = generate._namespace(ns, self._labels(NS_LABELS, 0.7))
+            if self.rng.random() < 0.3:  # the API server would add it: a manifest may not have it
+                del obj["metadata"]["labels"]["kubernetes.io/metadata.name"]
+            out.append(obj)
+        return out
+
+    def pods(self) -> list[Obj]:
+        out = []
+        for k in range(self.pod_count):
+            ns = self.rng.choice(NAMESPACES)
+            ports = tuple(self.rng.sample(PORTS, self.rng.randint(0, 3)))
+            names = [p[2] for p in ports if p[2]]
+            if len(names) != len(set(names)):
+                ports = tuple({p[2] or str(p[0]): p for p in ports}.values())
+            ip = f"10.244.{k // 200}.{k % 200 + 2}"
+            pod = generate._pod(f"pod-{k}", ns, self._labels(LABELS, 0.6), ports, "node-1", ip)
+            if ns == "default" and self.rng.random() < 0.5:
+                del pod["metadata"]["namespace"]
+            out.append(pod)
+        return out
+
+    def _selector(self, vocab: dict[str, tuple[str, ...]], exists_ok: bool = True) -> Obj:
+        rng = self.rng
+        selector: Obj = {}
+        roll = rng.random()
+        if roll < 0.25:
+            return {}
+        if roll < 0.6:
+            key = rng.choice(list(vocab))
+            selector["matchLabels"] = {key: rng.choice(vocab[key])}
+        if roll >= 0.45:
+            ops = ["In", "NotIn"] + (["Exists", "DoesNotExist"] if exists_ok else [])
+            exprs = []
+            for _ in range(rng.randint(1, 2)):
+                key, op = rng.choice(list(vocab)), rng.choice(ops)
+                expr: Obj = {"key": key, "operator": op}
+                if op in ("In", "NotIn"):
+                    expr["values"] = rng.sample(vocab[key], rng.randint(1, len(vocab[key])))
+                exprs.append(expr)
+            selector["matchExpressions"] = exprs
+        return selector
+
+    def _peer(self) -> Obj:
+        roll = self.rng.random()
+        if roll < 0.35:
+            return {"podSelector": self._selector(LABELS)}
+        if roll < 0.6:
+            return {"namespaceSelector": self._selector(NS_LABELS)}
+        if roll < 0.85:
+            return {
+                "namespaceSelector": self._selector(NS_LABELS),
+                "podSelector": self._selector(LABELS, exists_ok=False),
+            }
+        block: Obj = {"cidr": self.rng.choice(EXTERNAL)}
+        if block["cidr"] == "0.0.0.0/0":
+            block["except"] = ["10.0.0.0/8"]  # so that no pod IP is inside
+        elif self.rng.random() < 0.5:
+            block["except"] = [block["cidr"].replace(".0/24", ".128/25")]
+        return {"ipBlock": block}
+
+    def _port(self) -> Obj:
+        rng = self.rng
+        entry: Obj = {}
+        if rng.random() < 0.8:
+            entry["protocol"] = rng.choice(("TCP", "TCP", "UDP", "SCTP"))
+        roll = rng.random()
+        if roll < 0.35:
+            entry["port"] = rng.choice((80, 443, 53, 5432, 9090, 3868, 8080))
+        elif roll < 0.7:
+            names = ("http", "https", "dns", "dns-tcp", "pg", "diameter", "metrics", "nope")
+            entry["port"] = rng.choice(names)
+        elif roll < 0.9:
+            low = rng.choice((50, 80, 443, 5000, 9000))
+            entry["port"], entry["endPort"] = low, low + rng.choice((0, 10, 500, 4000))
+        return entry
+
+    def _rule(self, side: str) -> Obj:
+        rng = self.rng
+        rule: Obj = {}
+        roll = rng.random()
+        if roll < 0.15:
+            pass  # absent: every peer
+        elif roll < 0.2:
+            rule[side] = []
+        else:
+            rule[side] = [self._peer() for _ in range(rng.randint(1, 2))]
+        roll = rng.random()
+        if roll < 0.4:
+            rule["ports"] = [self._port() for _ in range(rng.randint(1, 2))]
+        elif roll < 0.45:
+            rule["ports"] = []
+        return rule
+
+    def policies(self) -> list[Obj]:
+        out = []
+        for k in range(self.policy_count):
+            rng = self.rng
+            ns = rng.choice(NAMESPACES)
+            types = rng.choice((["Ingress"], ["Egress"], ["Ingress", "Egress"], None))
+            ingress = egress = None
+            if types is None or "Ingress" in types:
+                ingress = [self._rule("from") for _ in range(rng.randint(0, 2))] or None
+            if (types is not None and "Egress" in types) or (types is None and rng.random() < 0.5):
+                egress = [self._rule("to") for _ in range(rng.randint(0, 2))]
+                if not egress and types is None:
+                    egress = None
+            policy = generate._np(f"np-{k}", ns, self._selector(LABELS), types or [], ingress, egress)
+            if ns == "default" and rng.random() < 0.5:
+                del policy["metadata"]["namespace"]
+            if types is None:
+                del policy["spec"]["policyTypes"]
+            out.append(policy)
+        return out
+
+    def write(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        generate._dump(folder / "namespaces.yaml", self.namespaces())
+        generate._dump(folder / "pods.yaml", self.pods())
+        generate._dump(folder / "policies.yaml", self.policies())
+
+
+def check(seed: int, pods: int, policies: int, keep: Path) -> dict[str, Any]:
+    folder = keep / f"seed-{seed}"
+    shutil.rmtree(folder, ignore_errors=True)
+    cluster = folder / "cluster"
+    Cluster(seed, pods, policies).write(cluster)
+    ours = folder / "kubefence.json"
+    with ours.open("w") as out:
+        done = subprocess.run([kubefence(), "matrix", str(cluster), "-o", "json"], stdout=out, check=False)
+    if done.returncode not in (0, 1):
+        return {"seed": seed, "error": f"kubefence exited {done.returncode}"}
+    theirs = folder / "nca.txt"
+    cmd = [c for c in nca.command(cluster, theirs) if "nodes.yaml" not in c]
+    run = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if not theirs.exists():
+        return {"seed": seed, "error": f"nca exited {run.returncode}: {run.stderr[-300:]}"}
+    result = compare(ours, theirs)
+    result["seed"] = seed
+    if result["equal"]:
+        shutil.rmtree(folder)
+    return result
+
+
+def _seeds(text: str) -> list[int]:
+    low, _, high = text.partition("-")
+    return list(range(int(low), int(high or low) + 1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=_seeds, default=_seeds("1-40"))
+    parser.add_argument("--pods", type=int, default=12)
+    parser.add_argument("--policies", type=int, default=6)
+    args = parser.parse_args(argv)
+    if not nca.ensure_installed(DATA / "nca-install.log"):
+        print("network-config-analyzer could not be installed", file=sys.stderr)
+        return 2
+    keep = DATA / "fuzz"
+    bad = 0
+    for seed in args.seeds:
+        result = check(seed, args.pods, args.policies, keep)
+        if not result.get("equal"):
+            bad += 1
+            print(json.dumps(result), flush=True)
+    print(f"{len(args.seeds) - bad} of {len(args.seeds)} clusters agree; the others are in {keep}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
