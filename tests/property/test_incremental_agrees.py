@@ -13,14 +13,28 @@ from hypothesis import strategies as st
 from kubefence.cluster.snapshot import ClusterSnapshot, Namespace, Pod
 from kubefence.engine import matrix as matrix_module
 from kubefence.engine.endpoints import Universe
-from kubefence.engine.incremental import Event, IncrementalEngine, Op, policy_key
+from kubefence.engine.incremental import Enforcement, Event, IncrementalEngine, Op, policy_key
 from kubefence.engine.matrix import ReachabilityMatrix
+from kubefence.engine.prepare import prepare
+from kubefence.engine.profiles import Profile, apply_profile, parse_profile
 from kubefence.engine.resolve import Resolution, peer_blocks
 from kubefence.engine.verdict import evaluate
-from kubefence.ir.model import Policy
+from kubefence.ir.model import Action, Direction, PodSelection, Policy, RelativeNamespacePeer, Rule
 from kubefence.ir.ports import ContainerPort, Protocol
-from kubefence.ir.selectors import Labels
-from strategies import NAMESPACES, PROBES, labels, policies, snapshots, vendor_policies
+from kubefence.ir.selectors import Labels, LabelSelector
+from strategies import (
+    ANTREA_LIKE,
+    CALICO_LIKE,
+    CILIUM_LIKE,
+    NAMESPACES,
+    PROBES,
+    SRC,
+    labels,
+    policies,
+    selector,
+    snapshots,
+    vendor_policies,
+)
 
 
 @st.composite
@@ -71,8 +85,17 @@ def events(draw, snapshot: ClusterSnapshot, pols: list[Policy]) -> list[Event]:
     return out
 
 
-def _fresh(engine: IncrementalEngine) -> ReachabilityMatrix:
-    return ReachabilityMatrix(Resolution(engine.policies, Universe(engine.snapshot)))
+def _fresh(engine: IncrementalEngine, profile: Profile | None = None) -> ReachabilityMatrix:
+    """From scratch: without a profile, of the engine's policies; with one, of its policies as
+    loaded, enforced the way ``check`` and ``matrix`` do it (``load_for``)."""
+    if profile is None:
+        return ReachabilityMatrix(Resolution(engine.policies, Universe(engine.snapshot)))
+    viewed, _ = apply_profile(profile, engine.loaded)
+    enforced, _ = prepare(viewed, engine.snapshot)
+    universe = Universe(engine.snapshot)
+    return ReachabilityMatrix(
+        Resolution(enforced, universe, ipblock_matches_pods=profile.ipblock_matches_pods)
+    )
 
 
 @pytest.mark.parametrize(("kind", "grow"), [("upstream", 8), ("vendor", 8), ("upstream", 1), ("vendor", 1)])
@@ -91,14 +114,16 @@ def test_incremental_equals_fresh(kind: str, grow: int, data: st.DataObject) -> 
         matrix_module._GROW_LIMIT = saved
 
 
-def _check_events(kind: str, data: st.DataObject) -> None:
+def _check_events(kind: str, data: st.DataObject, profile: Profile | None = None) -> None:
     snapshot = data.draw(snapshots())
     pols = data.draw(policies() if kind == "upstream" else vendor_policies())
-    engine = IncrementalEngine(snapshot, pols)
+    if profile is not None:  # CNI dialects for the CNI tiers, and maybe a relative peer
+        pols = [_as_vendor(p) for p in pols] + [data.draw(relative_policy())]
+    engine = IncrementalEngine(snapshot, pols, Enforcement(profile) if profile is not None else None)
     engine.counts(PROBES)  # warm the memo with the first revision's answers
     for event in data.draw(events(snapshot, pols)):
         engine.apply(event)
-        ours, fresh = engine.matrix(), _fresh(engine)
+        ours, fresh = engine.matrix(), _fresh(engine, profile)
         assert engine.counts(PROBES) == fresh.counts(PROBES)
         keys = [e.key for e in fresh.universe.endpoints]
         assert keys == [e.key for e in ours.universe.endpoints]
@@ -108,6 +133,45 @@ def _check_events(kind: str, data: st.DataObject) -> None:
             probe = PROBES[0]
             expected = evaluate(fresh.resolution, 0, 1, probe).allowed
             assert engine.check(keys[0], keys[1], probe).allowed == expected
+
+
+_DIALECTS = {CALICO_LIKE.name: "calico", ANTREA_LIKE.name: "antrea", CILIUM_LIKE.name: "cilium"}
+
+
+def _as_vendor(policy: Policy) -> Policy:
+    """A policy of a CNI-like tier as that CNI's own (profiles drop it under other CNIs)."""
+    dialect = _DIALECTS.get(policy.tier.name)
+    if dialect is None:
+        return policy
+    return dataclasses.replace(policy, source=dataclasses.replace(policy.source, dialect=dialect))
+
+
+@st.composite
+def relative_policy(draw: st.DrawFn) -> Policy:
+    """An Antrea policy whose peer is relative to the subject's namespace (``match: Self`` or
+    ``sameLabels``): ``prepare`` splits it per namespace, so it depends on namespace labels."""
+    same = draw(st.sampled_from([(), ("team",), ("ns",)]))
+    peer = RelativeNamespacePeer(draw(selector), same)
+    action = draw(st.sampled_from([Action.ALLOW, Action.DENY]))
+    rule = Rule(Direction.INGRESS, action, (peer,), None, 0, SRC)
+    everywhere = PodSelection(LabelSelector(), namespace_selector=LabelSelector())
+    source = dataclasses.replace(SRC, dialect="antrea")
+    return Policy(
+        "Gen", "rel", None, ANTREA_LIKE, 1, everywhere, frozenset({Direction.INGRESS}), (rule,), source
+    )
+
+
+@pytest.mark.parametrize(
+    "cni", ["generic", "calico", "cilium", "antrea", "weave", "kube-router", "cilium,enable-policy=always"]
+)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_incremental_under_a_cni_equals_fresh(cni: str, data: st.DataObject) -> None:
+    """With an ``Enforcement``, the engine keeps the policies as loaded and answers for what
+    the CNI enforces of them, viewing each policy object once: after any events it answers as
+    ``check``/``matrix --cni`` would on the resulting cluster (profile, then ``prepare``, then
+    a Resolution that honours the profile's ipBlock rule)."""
+    _check_events("vendor", data, parse_profile(cni))
 
 
 @pytest.mark.parametrize("kind", ["upstream", "vendor"])

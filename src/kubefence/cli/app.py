@@ -181,21 +181,30 @@ def matrix(
     analyze.matrix(paths, port or [], output.value, verbose, cnis)
 
 
-@app.command(epilog="Example:  kubefence serve cluster/ --port 8181")
+@app.command(
+    epilog="Examples:\n\n"
+    "kubefence serve cluster/ --port 8181\n\n"
+    "kubefence serve cluster/ --cni calico --port 0"
+)
 def serve(
     paths: Paths,
     port: Annotated[int, typer.Option("--port", help="TCP port to listen on (0: any free port).")] = 8181,
     host: Annotated[str, typer.Option("--host", help="Address to bind; loopback by default.")] = "127.0.0.1",
     verbose: Verbose = False,
+    cni: CniName = "generic",
+    dns: Dns = None,
+    staged: Staged = False,
 ) -> None:
     """Answer check and matrix queries over HTTP/JSON, kept current by watch events.
 
     GET /check?from=&to=&port=, GET /matrix?format=counts|classes|json, POST /events
     (Kubernetes watch events: {"type": "ADDED|MODIFIED|DELETED", "object": {...}}).
+    Answers are for what the --cni profile's CNI enforces, as for check and matrix.
     """
     from kubefence.cli.serve import run_server
+    from kubefence.engine.incremental import Enforcement
 
-    run_server(paths, host, port, verbose)
+    run_server(paths, host, port, verbose, Enforcement(profile_of(cni), parse_dns(dns or []), staged))
 
 
 @app.command(

@@ -11,6 +11,9 @@ It loads the given manifests once into an ``IncrementalEngine`` and answers on 1
   "object": MANIFEST}`` as a Kubernetes watch sends them → ``{"revision", "applied",
   "diagnostics"}``
 
+Answers are for what the ``--cni`` profile's CNI enforces (generic by default): policies of
+every dialect are kept as loaded and viewed under the profile as they come and go, and each
+event's answer lists the warnings it brought (a policy the CNI ignores, a dropped field).
 Requests are served one at a time under a lock, so every answer is of one revision.
 """
 
@@ -25,15 +28,15 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from kubefence.cli.consoles import stderr
-from kubefence.cli.inputs import load_for, warning_texts
+from kubefence.cli.inputs import load, warning_texts
 from kubefence.cluster.objects import CLUSTER_KINDS, Workload, parse_object
 from kubefence.cluster.snapshot import Namespace, Node, Pod
 from kubefence.dialects.loader import load_text
 from kubefence.dialects.registry import dialect_for
 from kubefence.engine import export
-from kubefence.engine.incremental import Event, IncrementalEngine, Op, PolicyKey
+from kubefence.engine.incremental import Enforcement, Event, IncrementalEngine, Op, PolicyKey
 from kubefence.engine.probes import Probe, default_probes, parse_probe
-from kubefence.engine.profiles import GENERIC, UPSTREAM_DIALECTS
+from kubefence.ir.diagnostics import Severity
 
 __all__ = ["Service", "event_from_watch", "run_server"]
 
@@ -61,11 +64,6 @@ def event_from_watch(item: Any) -> tuple[Event | None, list[str]]:
     doc = loaded.documents[0]
     api, kind = str(doc.data.get("apiVersion", "")), str(doc.data.get("kind", ""))
     dialect = dialect_for(api, kind)
-    if dialect is not None and dialect.name not in UPSTREAM_DIALECTS:
-        return None, [
-            *notes,
-            f"{kind} ({api}) is a CNI's own API: serve answers under the generic profile, ignored",
-        ]
     if dialect is not None:
         result = dialect.parse(doc)
         if op is Op.DELETE and not result.policies:  # a deletion may carry only the metadata
@@ -92,9 +90,16 @@ class Service:
     """The engine, its lock, and the request handlers' logic (no HTTP in here)."""
 
     def __init__(self, engine: IncrementalEngine, warnings: list[str]) -> None:
+        """``warnings``: those of loading the manifests (the engine adds the CNI profile's)."""
         self.engine = engine
-        self.warnings = warnings
+        self.load_warnings = warnings
         self.lock = threading.Lock()
+
+    @property
+    def warnings(self) -> list[str]:
+        """The ``warnings`` of check and matrix answers: loading's, then the profile's now."""
+        found = [str(d) for d in self.engine.warnings if d.severity is Severity.WARNING]
+        return [*self.load_warnings, *found]
 
     def index(self) -> dict[str, Any]:
         return {
@@ -128,12 +133,14 @@ class Service:
             raise BadRequest(f"the body is not JSON: {e}") from None
         items = data if isinstance(data, list) else [data]
         converted = [event_from_watch(item) for item in items]
+        before = {str(d) for d in self.engine.warnings}
         applied = 0
         for event, _ in converted:
             if event is not None:
                 self.engine.apply(event)
                 applied += 1
         notes = [note for _, found in converted for note in found]
+        notes += [str(d) for d in self.engine.warnings if str(d) not in before]
         return {"revision": self.engine.revision, "applied": applied, "diagnostics": notes}
 
 
@@ -231,15 +238,21 @@ def make_server(service: Service, host: str = "127.0.0.1", port: int = 8181) -> 
     return ThreadingHTTPServer((host, port), handler)
 
 
-def run_server(paths: list[str], host: str, port: int, verbose: bool) -> None:
-    workspace = load_for(paths, verbose, GENERIC, strict=False, quiet_warnings=True)
-    engine = IncrementalEngine(workspace.snapshot, workspace.policies)
+def run_server(
+    paths: list[str], host: str, port: int, verbose: bool, enforcement: Enforcement | None = None
+) -> None:
+    enforcement = enforcement or Enforcement()
+    workspace = load(paths, verbose, quiet_warnings=True)
+    engine = IncrementalEngine(workspace.snapshot, workspace.policies, enforcement)
+    for d in engine.warnings:
+        stderr().print(str(d), style="yellow" if d.severity is Severity.WARNING else "dim", markup=False)
     engine.matrix()
     gc.collect()
     gc.freeze()  # the loaded snapshot lives as long as the server: keep it out of GC scans
     server = make_server(Service(engine, warning_texts(workspace)), host, port)
     stderr().print(
-        f"kubefence serving {len(workspace.snapshot.pods)} pods on http://{host}:{server.server_port}/"
+        f"kubefence serving {len(workspace.snapshot.pods)} pods on http://{host}:{server.server_port}/ "
+        f"as {enforcement.profile.spec} enforces the policies"
     )
     try:
         server.serve_forever()

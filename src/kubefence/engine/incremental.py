@@ -17,6 +17,11 @@ and answers are cached per revision. What an event did not change is carried ove
   changed policy is a new object, so only the answers it takes part in are computed again; a
   pod that joins existing classes costs no pipeline run at all.
 
+Given an ``Enforcement`` (a ``--cni`` profile, DNS answers, staged policies), the engine keeps
+the policies as loaded and answers for what that CNI enforces of them (``EnforcedPolicies``:
+each policy object is viewed and prepared once); without one, the policies are taken as they
+are given.
+
 Events name objects by key: pods ``namespace/name``, namespaces and nodes by name, policies by
 ``(kind, namespace, name)`` (namespace None for cluster-scoped kinds); ``add`` and ``change``
 are the same upsert.
@@ -32,6 +37,7 @@ from kubefence.cluster.addressing import assign_addresses
 from kubefence.cluster.snapshot import ClusterSnapshot, Namespace, Node, Pod
 from kubefence.engine.cells import PipelineMemo
 from kubefence.engine.endpoints import Universe
+from kubefence.engine.enforced import EnforcedPolicies, Enforcement
 from kubefence.engine.matrix import ReachabilityMatrix
 from kubefence.engine.resolve import Resolution
 from kubefence.engine.verdict import evaluate
@@ -44,8 +50,9 @@ if TYPE_CHECKING:
     from kubefence.engine.explain import Explanation
     from kubefence.engine.probes import Probe
     from kubefence.ir.addresses import IPAddress
+    from kubefence.ir.diagnostics import Diagnostic
 
-__all__ = ["Event", "IncrementalEngine", "Op", "PolicyKey", "policy_key"]
+__all__ = ["Enforcement", "Event", "IncrementalEngine", "Op", "PolicyKey", "policy_key"]
 
 PolicyKey = tuple[str, str | None, str]
 
@@ -81,7 +88,10 @@ def _is_policy_key(obj: tuple[object, ...]) -> bool:
 class IncrementalEngine:
     """A snapshot and its policies, updated by ``apply``; queries reuse what did not change."""
 
-    def __init__(self, snapshot: ClusterSnapshot, policies: Sequence[Policy]) -> None:
+    def __init__(
+        self, snapshot: ClusterSnapshot, policies: Sequence[Policy], enforcement: Enforcement | None = None
+    ) -> None:
+        """``policies`` as loaded when ``enforcement`` is given, else as enforced already."""
         self.revision = 0
         self._namespaces = dict(snapshot.namespaces)
         self._nodes = dict(snapshot.nodes)
@@ -90,6 +100,10 @@ class IncrementalEngine:
         self._policies: dict[PolicyKey, list[Policy]] = {}
         for policy in policies:
             self._policies.setdefault(policy_key(policy), []).append(policy)
+        self._enforced = EnforcedPolicies(enforcement) if enforcement is not None else None
+        self._ipblocks = enforcement.profile.ipblock_matches_pods if enforcement is not None else True
+        self._policy_revision = 0  # bumped by policy events
+        self._current: tuple[int, object, tuple[Policy, ...], list[Diagnostic]] | None = None
         self.memo = PipelineMemo()
         self._state: tuple[int, tuple[IPAddress, ...], Resolution] | None = None
         self._matrix: tuple[int, ReachabilityMatrix] | None = None
@@ -102,9 +116,33 @@ class IncrementalEngine:
 
     @property
     def policies(self) -> tuple[Policy, ...]:
-        """Every policy, in evaluation order."""
-        found = [p for group in self._policies.values() for p in group]
-        return tuple(sorted(found, key=lambda p: p.order_key))
+        """Every enforced policy, in evaluation order."""
+        return self._enforcing()[2]
+
+    @property
+    def loaded(self) -> tuple[Policy, ...]:
+        """Every policy as loaded (before the enforcement, when there is one)."""
+        return tuple(p for group in self._policies.values() for p in group)
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        """What the enforcement dropped or changed of the policies, and notes on preparing them."""
+        return self._enforcing()[3]
+
+    def _enforcing(self) -> tuple[int, object, tuple[Policy, ...], list[Diagnostic]]:
+        """The enforced policies of the current policies (and, when the enforcement reads
+        them, namespaces), computed again only after a policy or cluster change."""
+        namespaces = self.snapshot.namespaces if self._enforced is not None else None
+        current = self._current
+        if current is None or current[0] != self._policy_revision or current[1] is not namespaces:
+            loaded = self.loaded
+            found: tuple[tuple[Policy, ...], list[Diagnostic]]
+            if self._enforced is None:
+                found = (tuple(sorted(loaded, key=lambda p: p.order_key)), [])
+            else:
+                found = self._enforced(loaded, self.snapshot)
+            self._current = current = (self._policy_revision, namespaces, *found)
+        return current
 
     @property
     def snapshot(self) -> ClusterSnapshot:
@@ -133,7 +171,8 @@ class IncrementalEngine:
                 before = self._state[2].universe if self._state is not None else None
                 universe = self._universes[extra] = Universe(snapshot, extra, before)
             previous = self._state[2] if self._state is not None else None
-            self._state = (self.revision, extra, _rebound(previous, self.policies, universe))
+            resolution = _rebound(previous, self.policies, universe, self._ipblocks)
+            self._state = (self.revision, extra, resolution)
         return self._state[2]
 
     def matrix(self) -> ReachabilityMatrix:
@@ -197,6 +236,7 @@ class IncrementalEngine:
             table[key] = obj
 
     def _policy(self, policies: Sequence[Policy], delete: bool) -> None:
+        self._policy_revision += 1
         keys = {policy_key(p) for p in policies}
         for key in keys:
             self._policies.pop(key, None)
@@ -208,6 +248,7 @@ class IncrementalEngine:
         if event.op is not Op.DELETE:
             raise TypeError(f"cannot apply {event.op.value} of {key!r}: give the object")
         if isinstance(key, tuple):
+            self._policy_revision += 1
             self._policies.pop(key, None)
         elif isinstance(key, str) and "/" in key:
             self._pods.pop(key, None)
@@ -244,13 +285,15 @@ class IncrementalEngine:
         return self.matrix().counts(probes)
 
 
-def _rebound(previous: Resolution | None, policies: tuple[Policy, ...], universe: Universe) -> Resolution:
+def _rebound(
+    previous: Resolution | None, policies: tuple[Policy, ...], universe: Universe, ipblocks: bool
+) -> Resolution:
     """The Resolution of ``policies`` over ``universe``, reusing what ``previous`` found that
     still holds: its selector index when the cluster is the same or differs in pods only, its
     whole binding of the policies when those are the very same objects, and its binding of
-    the endpoints when only the policies changed."""
+    the endpoints when only the policies changed. ``ipblocks``: whether ipBlocks select pods."""
     if previous is None:
-        return Resolution(policies, universe)
+        return Resolution(policies, universe, ipblock_matches_pods=ipblocks)
     index: SelectorIndex | None = previous.index
     old, new = previous.index.snapshot, universe.snapshot
     if old is not new:
@@ -263,4 +306,4 @@ def _rebound(previous: Resolution | None, policies: tuple[Policy, ...], universe
         return previous.for_universe(universe, index)
     if universe is previous.universe:
         return previous.with_policies(policies)
-    return Resolution(policies, universe, index=index)
+    return Resolution(policies, universe, index=index, ipblock_matches_pods=ipblocks)

@@ -143,6 +143,22 @@ def _split(policy: Policy, snapshot: ClusterSnapshot) -> list[Policy]:
     return out
 
 
+def prepare_policy(
+    policy: Policy, snapshot: ClusterSnapshot, dns: DnsMap | None, notes: list[Diagnostic]
+) -> list[Policy]:
+    """One policy ready for ``Resolution`` (its parts, when it is split per namespace); its
+    notes are appended to ``notes``. Only a policy with relative peers (``needs_namespaces``)
+    depends on the snapshot, and then only on its namespaces."""
+    if any(isinstance(p, FQDNPeer) for r in policy.rules for p in r.peers):
+        policy = _bind_dns(policy, dns, notes)
+    return _split(policy, snapshot) if _has_relative(policy) else [policy]
+
+
+def needs_namespaces(policy: Policy) -> bool:
+    """Whether ``prepare_policy`` reads the snapshot's namespaces for this policy."""
+    return _has_relative(policy)
+
+
 def prepare(
     policies: Sequence[Policy], snapshot: ClusterSnapshot, dns: DnsMap | None = None
 ) -> tuple[tuple[Policy, ...], list[Diagnostic]]:
@@ -150,7 +166,5 @@ def prepare(
     notes: list[Diagnostic] = []
     out: list[Policy] = []
     for policy in policies:
-        if any(isinstance(p, FQDNPeer) for r in policy.rules for p in r.peers):
-            policy = _bind_dns(policy, dns, notes)
-        out += _split(policy, snapshot) if _has_relative(policy) else [policy]
+        out += prepare_policy(policy, snapshot, dns, notes)
     return tuple(sorted(out, key=lambda p: p.order_key)), notes

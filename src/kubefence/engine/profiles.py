@@ -14,6 +14,7 @@ reference is unsure are recorded in each profile's ``description`` and in ``note
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -25,8 +26,6 @@ from kubefence.ir.provenance import Source
 from kubefence.ir.selectors import LabelSelector
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from kubefence.ir.model import Rule
 
 __all__ = [
@@ -39,6 +38,7 @@ __all__ = [
     "all_profiles",
     "apply_profile",
     "parse_profile",
+    "view_policy",
 ]
 
 NOT_ENFORCED = "not-enforced"
@@ -303,13 +303,40 @@ def _vendor_ignored(profile: Profile, policy: Policy) -> str | None:
     return f"{vendor} {policy.kind} is {vendor}'s own API, enforced only by {who}; the policy is ignored"
 
 
+# What one policy becomes (none, one or several policies), its warnings appended to the list.
+Each = Callable[[Policy, list[Diagnostic]], Sequence[Policy]]
+
+
+def view_policy(profile: Profile, policy: Policy, warnings: list[Diagnostic]) -> Policy | None:
+    """One policy as ``profile``'s CNI enforces it (None: not at all), one warning appended to
+    ``warnings`` per dropped or changed item. Staged kinds are previews: reported, left out."""
+    why = _vendor_ignored(profile, policy)
+    if why is None and policy.dialect in UPSTREAM_DIALECTS:
+        kind_why = profile.ignores(policy.kind)
+        why = f"{policy.kind} ({kind_why}); the policy is ignored" if kind_why else None
+    if why is not None:
+        warnings.append(_warning(profile, policy.source, why))
+        return None
+    if policy.kind.startswith("Staged"):
+        warnings.append(_staged(policy))
+        return None
+    if policy.kind == NP and policy.dialect == "networkpolicy":
+        kept = _network_policy(profile, policy, warnings)
+        if kept is None:
+            return None
+        policy = kept
+    return place(profile, _strip_l7(profile, policy, warnings))
+
+
 def apply_profile(
-    profile: Profile, policies: Sequence[Policy], *, staged: bool = False
+    profile: Profile, policies: Sequence[Policy], *, staged: bool = False, each: Each | None = None
 ) -> tuple[tuple[Policy, ...], list[Diagnostic]]:
     """The policies as ``profile``'s CNI enforces them, in the CNI's evaluation order (§7), and
     one warning per dropped/changed item. ``staged``: Calico's staged policies are analysed as
     if applied (each replaces the live policy of its kind, namespace and name).
 
+    ``each`` turns one policy into what is enforced of it (default: ``view_policy``); a caller
+    that keeps policies across revisions passes a memoised one that also prepares them.
     Kept rules keep their index so that answers still cite the user's numbering.
     """
     out: list[Policy] = []
@@ -320,23 +347,14 @@ def apply_profile(
         return (), [
             _warning(profile, p.source, "enable-policy=never: no policy is enforced") for p in policies
         ]
+    if each is None:
+
+        def each(policy: Policy, warnings: list[Diagnostic]) -> Sequence[Policy]:
+            kept = view_policy(profile, policy, warnings)
+            return () if kept is None else (kept,)
+
     for policy in policies:
-        why = _vendor_ignored(profile, policy)
-        if why is None and policy.dialect in UPSTREAM_DIALECTS:
-            kind_why = profile.ignores(policy.kind)
-            why = f"{policy.kind} ({kind_why}); the policy is ignored" if kind_why else None
-        if why is not None:
-            warnings.append(_warning(profile, policy.source, why))
-            continue
-        if policy.kind.startswith("Staged"):
-            warnings.append(_staged(policy))
-            continue
-        if policy.kind == NP and policy.dialect == "networkpolicy":
-            kept = _network_policy(profile, policy, warnings)
-            if kept is None:
-                continue
-            policy = kept
-        out.append(place(profile, _strip_l7(profile, policy, warnings)))
+        out += each(policy, warnings)
     if profile.policy_mode == "always":
         out.append(ALWAYS_DENY)
     return tuple(sorted(out, key=lambda p: p.order_key)), warnings

@@ -1,0 +1,89 @@
+"""The policies a CNI enforces, kept across revisions: ``apply_profile`` then ``prepare``.
+
+``Enforcement`` is how loaded policies become enforced ones (``--cni``, ``--dns``, ``--staged``).
+``EnforcedPolicies`` applies it to a set of policies that changes by events, viewing and
+preparing each policy object once: again only when it reads the snapshot's namespaces
+(relative peers, split per namespace) and those changed. The enforced objects of an unchanged
+policy are therefore the very same objects from one revision to the next, which is what lets
+``Resolution`` and the pipeline memo carry their answers over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from kubefence.cluster.snapshot import Namespace
+from kubefence.engine.prepare import DnsMap, needs_namespaces, prepare_policy
+from kubefence.engine.profiles import GENERIC, Profile, apply_profile, view_policy
+from kubefence.ir.diagnostics import Diagnostic
+from kubefence.ir.model import Policy
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from kubefence.cluster.snapshot import ClusterSnapshot
+
+__all__ = ["EnforcedPolicies", "Enforcement"]
+
+
+@dataclass(frozen=True, eq=False)
+class Enforcement:
+    """The CNI profile the policies are read under, what DNS answers for FQDN rules, and
+    whether Calico's staged policies count as applied."""
+
+    profile: Profile = GENERIC
+    dns: DnsMap | None = None
+    staged: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """What one policy object became, and the namespaces that was computed for (None: it
+    does not depend on them)."""
+
+    policy: Policy
+    parts: tuple[Policy, ...]
+    warnings: tuple[Diagnostic, ...]
+    namespaces: Mapping[str, Namespace] | None
+
+
+class EnforcedPolicies:
+    """``Enforcement`` applied to a changing set of policies, memoised per policy object."""
+
+    def __init__(self, enforcement: Enforcement) -> None:
+        self.enforcement = enforcement
+        self._memo: dict[int, _Entry] = {}
+
+    def __call__(
+        self, policies: Sequence[Policy], snapshot: ClusterSnapshot
+    ) -> tuple[tuple[Policy, ...], list[Diagnostic]]:
+        """The enforced policies in evaluation order, and every warning and note about them."""
+        used: dict[int, _Entry] = {}
+
+        def each(policy: Policy, warnings: list[Diagnostic]) -> Sequence[Policy]:
+            entry = self._memo.get(id(policy))
+            if entry is None or entry.policy is not policy or _stale(entry, snapshot):
+                entry = self._entry(policy, snapshot)
+            used[id(policy)] = entry
+            warnings += entry.warnings
+            return entry.parts
+
+        enforcement = self.enforcement
+        found = apply_profile(enforcement.profile, policies, staged=enforcement.staged, each=each)
+        self._memo = used
+        return found
+
+    def _entry(self, policy: Policy, snapshot: ClusterSnapshot) -> _Entry:
+        notes: list[Diagnostic] = []
+        kept = view_policy(self.enforcement.profile, policy, notes)
+        parts: list[Policy] = []
+        if kept is not None:
+            parts = prepare_policy(kept, snapshot, self.enforcement.dns, notes)
+        reads = kept is not None and needs_namespaces(kept)
+        return _Entry(policy, tuple(parts), tuple(notes), snapshot.namespaces if reads else None)
+
+
+def _stale(entry: _Entry, snapshot: ClusterSnapshot) -> bool:
+    return entry.namespaces is not None and entry.namespaces is not snapshot.namespaces

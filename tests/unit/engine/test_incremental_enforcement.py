@@ -1,0 +1,129 @@
+"""The incremental engine (and ``serve``) under a CNI profile: policies of every dialect are
+kept as loaded and answered for what that CNI enforces, as they come and go."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from kubefence.cli.serve import Service
+from kubefence.engine.incremental import Enforcement, IncrementalEngine
+from kubefence.engine.probes import Probe
+from kubefence.engine.profiles import parse_profile
+from kubefence.ir.ports import Protocol
+from kubefence.workspace.load import load_workspace
+
+CLUSTER = """
+apiVersion: v1
+kind: Namespace
+metadata: {name: t1, labels: {zone: tenants, org: acme}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: t2, labels: {zone: tenants, org: acme}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: t1, labels: {app: a}}
+spec: {nodeName: n1, containers: [{name: c, image: x}]}
+status: {podIP: 10.1.0.1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b, namespace: t2, labels: {app: b}}
+spec: {nodeName: n1, containers: [{name: c, image: x}]}
+status: {podIP: 10.1.0.2}
+"""
+
+# Antrea ClusterNetworkPolicy with a peer relative to the subject's namespace (§5.2): pods
+# may come in from namespaces with the same ``org``, everything else is dropped.
+TENANTS = {
+    "apiVersion": "crd.antrea.io/v1beta1",
+    "kind": "ClusterNetworkPolicy",
+    "metadata": {"name": "tenant-isolation"},
+    "spec": {
+        "priority": 10,
+        "appliedTo": [{"namespaceSelector": {"matchLabels": {"zone": "tenants"}}}],
+        "ingress": [
+            {"action": "Allow", "from": [{"namespaces": {"sameLabels": ["org"]}}]},
+            {"action": "Drop", "from": [{"namespaceSelector": {}}]},
+        ],
+    },
+}
+
+TCP80 = Probe(80, Protocol.TCP)
+
+
+def _engine(tmp_path: Path, cni: str, *manifests: dict[str, Any]) -> IncrementalEngine:
+    path = tmp_path / "cluster.yaml"
+    path.write_text(CLUSTER + "".join("---\n" + json.dumps(m) + "\n" for m in manifests))
+    workspace = load_workspace([str(path)])
+    assert not workspace.errors, workspace.errors
+    return IncrementalEngine(workspace.snapshot, workspace.policies, Enforcement(parse_profile(cni)))
+
+
+def _event(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
+    return {"type": kind, "object": obj}
+
+
+def test_a_cni_policy_counts_only_under_its_cni(tmp_path: Path) -> None:
+    """Antrea's ClusterNetworkPolicy is enforced by Antrea only: under the generic profile it is
+    kept, warned about and ignored; under ``antrea`` it decides (semantics reference §6)."""
+    generic = _engine(tmp_path, "generic", TENANTS)
+    antrea = _engine(tmp_path, "antrea", TENANTS)
+    assert [p.name for p in generic.loaded] == ["tenant-isolation"]
+    assert generic.policies == () and "Antrea" in str(generic.warnings[0])
+    assert generic.check("t1/a", "t2/b", TCP80).allowed
+    assert antrea.warnings == [] and antrea.check("t1/a", "t2/b", TCP80).allowed  # same org
+
+
+def test_namespace_events_re_split_relative_peers(tmp_path: Path) -> None:
+    """``sameLabels`` is resolved against the namespaces' labels at each revision: when t2
+    moves to another org, t1's pods are dropped at t2's pods, and allowed again after."""
+    engine = _engine(tmp_path, "antrea", TENANTS)
+    service = Service(engine, [])
+    assert engine.check("t1/a", "t2/b", TCP80).allowed
+    moved = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": "t2", "labels": {"zone": "tenants", "org": "other"}},
+    }
+    service.events(json.dumps(_event("MODIFIED", moved)).encode())
+    assert not engine.check("t1/a", "t2/b", TCP80).allowed
+    back = {**moved, "metadata": {"name": "t2", "labels": {"zone": "tenants", "org": "acme"}}}
+    service.events(json.dumps(_event("MODIFIED", back)).encode())
+    assert engine.check("t1/a", "t2/b", TCP80).allowed
+
+
+def test_policy_events_report_the_profiles_warnings(tmp_path: Path) -> None:
+    """A CNI's own policy sent to a server of another CNI is applied (kept as loaded) and its
+    answer says that the CNI ignores it; the check answers' warnings say so too."""
+    service = Service(_engine(tmp_path, "calico"), [])
+    answer = service.events(json.dumps(_event("ADDED", TENANTS)).encode())
+    assert answer["applied"] == 1 and answer["revision"] == 1
+    assert any("Antrea" in note and "ignored" in note for note in answer["diagnostics"])
+    assert any("tenant-isolation" in w for w in service.warnings)
+    assert service.engine.check("t1/a", "t2/b", TCP80).allowed
+    deleted = service.events(json.dumps(_event("DELETED", TENANTS)).encode())
+    assert deleted["diagnostics"] == [] and service.warnings == []
+
+
+def test_ipblocks_follow_the_profile(tmp_path: Path) -> None:
+    """A CNI whose ipBlocks never select in-cluster pods (the profile's ``ipblock_matches_pods``)
+    answers so in the incremental engine too: a deny-all with an ipBlock allow of the pods'
+    range lets pod traffic in under the generic profile only if ipBlocks match pods there."""
+    allow_range = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "from-range", "namespace": "t2"},
+        "spec": {
+            "podSelector": {},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"ipBlock": {"cidr": "10.1.0.0/24"}}]}],
+        },
+    }
+    for cni in ("generic", "cilium", "calico", "antrea"):
+        profile = parse_profile(cni)
+        engine = _engine(tmp_path, cni, allow_range)
+        assert engine.check("t1/a", "t2/b", TCP80).allowed is profile.ipblock_matches_pods, cni
