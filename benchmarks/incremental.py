@@ -2,29 +2,32 @@
 
 Loads a folder, answers once (``check`` and the full ``counts``), then applies events to an
 ``IncrementalEngine`` and times each re-answer: the event plus a ``check``, and the event plus
-the whole-matrix counts. Prints one JSON object.
-Usage: ``python benchmarks/incremental.py DIR``.
+the whole-matrix counts. The engine answers under a CNI profile (``--cni``, default generic),
+keeping the policies as loaded, as ``kubefence serve`` does. Prints one JSON object.
+Usage: ``python benchmarks/incremental.py DIR [--cni NAME]``.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import gc
 import json
 import sys
 import time
 
-from kubefence.engine.incremental import Event, IncrementalEngine, Op
+from kubefence.engine.incremental import Enforcement, Event, IncrementalEngine, Op
 from kubefence.engine.probes import Probe, default_probes
+from kubefence.engine.profiles import parse_profile
 from kubefence.ir.ports import Protocol
 from kubefence.workspace.load import load_workspace
 
 
-def _engines(workspace, probes, src, dst, probe):  # type: ignore[no-untyped-def]
+def _engines(workspace, enforcement, probes, src, dst, probe):  # type: ignore[no-untyped-def]
     """Two warmed engines: one timed on check, one on counts (so neither helps the other)."""
     engines = []
     for _ in range(2):
-        engine = IncrementalEngine(workspace.snapshot, workspace.policies)
+        engine = IncrementalEngine(workspace.snapshot, workspace.policies, enforcement)
         engine.check(src, dst, probe)
         engine.counts(probes)
         engines.append(engine)
@@ -32,24 +35,29 @@ def _engines(workspace, probes, src, dst, probe):  # type: ignore[no-untyped-def
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("paths", nargs="+")
+    parser.add_argument("--cni", default="generic")
+    args = parser.parse_args()
+    enforcement = Enforcement(parse_profile(args.cni))
     start = time.perf_counter()
-    workspace = load_workspace(sys.argv[1:])
+    workspace = load_workspace(args.paths)
     loaded = time.perf_counter()
     probes = default_probes(workspace.policies, workspace.snapshot)
     pods = [p for p in workspace.snapshot.pods if not p.host_network]
     src, dst = pods[2].key, pods[3].key
     probe = Probe(8080, Protocol.TCP)
-    first_engine = IncrementalEngine(workspace.snapshot, workspace.policies)
+    first_engine = IncrementalEngine(workspace.snapshot, workspace.policies, enforcement)
     first_engine.check(src, dst, probe)
     first_engine.counts(probes)
     first = time.perf_counter() - loaded
-    checker, counter = _engines(workspace, probes, src, dst, probe)
+    checker, counter = _engines(workspace, enforcement, probes, src, dst, probe)
     gc.collect()
     gc.freeze()  # as a long-running server does after loading: old objects leave the GC's scans
     victim, twin = pods[len(pods) // 2], pods[20]
     used = {ip for p in workspace.snapshot.pods for ip in p.ips}
     free = next(twin.ip + k for k in range(1, 256) if twin.ip + k not in used)
-    policy = next(p for p in checker.policies if p.kind == "NetworkPolicy" and len(p.rules) > 1)
+    policy = next(p for p in checker.loaded if p.kind == "NetworkPolicy" and len(p.rules) > 1)
     events = {
         "pod added (a new replica, same node)": Event(
             Op.ADD, dataclasses.replace(twin, name=twin.name + "-new", ips=(free,))
