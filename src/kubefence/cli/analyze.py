@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from kubefence.cli.consoles import stderr, stdout
+from kubefence.cli.consoles import stdout
 from kubefence.cli.endpoints import outside_ips, pick
 from kubefence.cli.inputs import fail, load_for, resolve, warning_texts
+from kubefence.cli.progress import matrix_rows
 from kubefence.engine.prepare import DnsMap
 from kubefence.engine.probes import Probe, default_probes, parse_probe
 from kubefence.engine.profiles import GENERIC, Profile
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from kubefence.engine.explain import Explanation
     from kubefence.engine.matrix import ReachabilityMatrix
     from kubefence.ir.l7 import HTTPRequest
@@ -37,9 +40,6 @@ class Cni:
     strict: bool = False
     dns: DnsMap | None = None
     staged: bool = False
-
-
-PROGRESS_THRESHOLD = 2_000_000  # verdicts (pairs × probes) from which a progress bar is worth it
 
 
 def _probe(text: str) -> Probe:
@@ -122,37 +122,19 @@ def matrix(paths: Sequence[str], ports: Sequence[str], output: str, verbose: boo
             _write(export.json_chunks(m, probes, warning_texts(workspace), tick))
 
 
+def _progress(
+    m: ReachabilityMatrix, probes: Sequence[Probe], passes: int
+) -> AbstractContextManager[Callable[[], None] | None]:
+    """A bar over the rows written (``passes`` times each source endpoint), for large runs."""
+    n = len(m.universe)
+    return matrix_rows(n * passes, n * (n - 1) * len(probes))
+
+
 def _write(chunks: Iterator[str]) -> None:
     out = sys.stdout
     for chunk in chunks:
         out.write(chunk)
     out.flush()
-
-
-@contextmanager
-def _progress(
-    m: ReachabilityMatrix, probes: Sequence[Probe], passes: int
-) -> Iterator[Callable[[], None] | None]:
-    """A rich progress bar on stderr for large runs on a terminal; None otherwise."""
-    n = len(m.universe)
-    if n * (n - 1) * len(probes) < PROGRESS_THRESHOLD or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    columns = (TextColumn("matrix"), BarColumn(), TextColumn("{task.completed}/{task.total} rows"))
-    # No stdout redirection: rich would route the matrix through its console (and stderr).
-    bar = Progress(
-        *columns,
-        TimeRemainingColumn(),
-        console=stderr(),
-        transient=True,
-        redirect_stdout=False,
-        redirect_stderr=False,
-    )
-    with bar:
-        task = bar.add_task("matrix", total=n * passes)
-        yield lambda: bar.advance(task)
 
 
 def explain(paths: Sequence[str], pod: str, verbose: bool, cni: Cni = Cni()) -> None:

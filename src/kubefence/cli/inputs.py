@@ -10,6 +10,7 @@ import typer
 
 from kubefence.cli.consoles import stderr
 from kubefence.cli.exitcodes import ExitCode
+from kubefence.cli.progress import loading
 from kubefence.engine.endpoints import Universe
 from kubefence.engine.prepare import DnsMap, prepare
 from kubefence.engine.profiles import GENERIC, Profile, ProfileError, apply_profile, parse_profile
@@ -41,7 +42,8 @@ def load(paths: Sequence[str], verbose: bool, quiet_warnings: bool = False) -> W
     """Load or exit 2: every error printed with its file, line, object and field."""
     if not paths:
         raise fail("no input: give one or more files or folders, or '-' for standard input")
-    workspace = load_workspace(paths, sys.stdin)
+    with loading() as progress:
+        workspace = load_workspace(paths, sys.stdin, progress)
     for d in workspace.diagnostics:
         if d.is_error or (d.severity is Severity.WARNING and not quiet_warnings) or verbose:
             _print(d)

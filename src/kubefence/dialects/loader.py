@@ -24,6 +24,7 @@ import os
 import stat
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, Protocol, TextIO
 
@@ -50,7 +51,7 @@ from kubefence.ir.diagnostics import Diagnostic, Severity
 
 if TYPE_CHECKING:
     import re
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Iterator, Sequence
 
 try:
     from yaml import CSafeLoader as _Loader
@@ -64,10 +65,14 @@ __all__ = [
     "LoadResult",
     "LocatedList",
     "LocatedMap",
+    "OnProgress",
     "describe",
     "load_paths",
     "load_text",
 ]
+
+# Told how far the parser is in one file or text: (file, characters done, characters in all).
+OnProgress = Callable[[str, int, int], None]
 
 _MANIFEST_SUFFIXES: Final = (".yaml", ".yml", ".json")
 _STDIN_NAME: Final = "<stdin>"
@@ -86,13 +91,16 @@ class Limits:
     """Bounds on one load; going over one is an error diagnostic, never a hang or a crash.
 
     ``max_bytes`` is the total size of all input, ``max_nodes`` the number of YAML nodes after
-    alias expansion, ``max_depth`` how deep collections may nest, ``max_seconds`` wall time.
+    alias expansion, ``max_depth`` how deep collections may nest, ``max_seconds`` wall time
+    plus ``seconds_per_mib`` for every MiB read: a large cluster takes well under a second per
+    MiB on a slow machine, while what only hostile input does (alias bombs) is small and slow.
     """
 
     max_seconds: float = 10.0
     max_bytes: int = 2 * 1024**3
     max_nodes: int = 20_000_000
     max_depth: int = 1_000
+    seconds_per_mib: float = 5.0
 
 
 DEFAULT_LIMITS: Final = Limits()
@@ -136,11 +144,16 @@ def describe(doc: Document) -> str:
 
 
 def load_paths(
-    paths: Sequence[str], stdin: TextIO | None = None, *, limits: Limits = DEFAULT_LIMITS
+    paths: Sequence[str],
+    stdin: TextIO | None = None,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    progress: OnProgress | None = None,
 ) -> LoadResult:
     """Load files, folders (recursively: ``.yaml``, ``.yml`` and ``.json`` files) and ``-``
-    (``stdin``, default ``sys.stdin``), in the order given."""
-    session = _Session(limits)
+    (``stdin``, default ``sys.stdin``), in the order given. ``progress`` is told how far the
+    parser is, at the start and end of each file and every 10,000 YAML nodes."""
+    session = _Session(limits, progress)
     try:
         for path in paths:
             session.load_path(path, stdin)
@@ -315,6 +328,7 @@ def _resolve_plain(value: str, candidates: list[tuple[str, re.Pattern[str]]]) ->
 class _Mark(Protocol):
     line: int
     column: int
+    index: int
 
 
 class _NodeEvent(Protocol):
@@ -379,12 +393,15 @@ class _Builder:
     the full size of what they refer to; it and the clock are checked every ``_CHECK_EVERY``.
     """
 
-    def __init__(self, limits: Limits, deadline: float) -> None:
+    def __init__(self, limits: Limits, deadline: float, progress: OnProgress | None = None) -> None:
         self.limits = limits
         self.deadline = deadline
+        self.allowed = limits.max_seconds  # the wall time the deadline stands for
+        self.progress = progress
         self.count = 0
         self.next_check = min(_CHECK_EVERY, limits.max_nodes)
         self.file = ""
+        self.size = 0  # characters in the text being parsed
         self.stack: list[_Frame] = []
         self.anchors: dict[str, tuple[Any, int] | None] = {}
         self.notes: list[_Note] = []
@@ -429,8 +446,10 @@ class _Builder:
             message = f"input expands to more than {limits.max_nodes:,} YAML nodes (limit)"
             raise _Abort([_error("too-large", message, self.file, line)])
         if time.monotonic() > self.deadline:
-            raise _Abort([_too_slow(limits, self.file, line)])
+            raise _Abort([_too_slow(limits, self.allowed, self.file, line)])
         self.next_check = min(self.count + _CHECK_EVERY, limits.max_nodes)
+        if self.progress is not None:
+            self.progress(self.file, event.start_mark.index, self.size)
 
     def _skip(self, code: str, message: str, event: _NodeEvent | None) -> _Skip:
         mark = event.start_mark if event is not None else None
@@ -606,8 +625,9 @@ class _Builder:
                         container.key_lines[key] = source.line_of(key)
 
 
-def _too_slow(limits: Limits, file: str, line: int | None = None) -> Diagnostic:
-    return _error("too-slow", f"loading took longer than {limits.max_seconds:g} s (limit)", file, line)
+def _too_slow(limits: Limits, allowed: float, file: str, line: int | None = None) -> Diagnostic:
+    how = f"{limits.max_seconds:g} s plus {limits.seconds_per_mib:g} s per MiB read"
+    return _error("too-slow", f"loading took longer than {allowed:.1f} s (limit: {how})", file, line)
 
 
 def _syntax_error(exc: yaml.YAMLError, file: str, text: str) -> Diagnostic:
@@ -668,10 +688,11 @@ def _place(note: _Note, file: str, accepted: _Placed) -> Diagnostic:
 class _Session:
     """The state of one load: what was found, and how much of each limit is used."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, progress: OnProgress | None = None) -> None:
         self.limits = limits
         self.deadline = time.monotonic() + limits.max_seconds
-        self.builder = _Builder(limits, self.deadline)
+        self.progress = progress
+        self.builder = _Builder(limits, self.deadline, progress)
         self.documents: list[Document] = []
         self.diagnostics: list[Diagnostic] = []
         self.bytes_used = 0
@@ -796,14 +817,19 @@ class _Session:
         self._parse(text.removeprefix("\ufeff"), file)
 
     def _reserve(self, size: int, file: str) -> None:
+        """Count ``size`` more bytes of input: within the size limit, and more time allowed."""
         self.bytes_used += size
         if self.bytes_used > self.limits.max_bytes:
             message = f"input is larger than {_format_size(self.limits.max_bytes)} in total (limit)"
             raise _Abort([_error("too-large", message, file)])
+        extra = self.limits.seconds_per_mib * size / 2**20
+        self.deadline += extra
+        self.builder.deadline = self.deadline
+        self.builder.allowed += extra
 
     def _check_time(self, file: str) -> None:
         if time.monotonic() > self.deadline:
-            raise _Abort([_too_slow(self.limits, file)])
+            raise _Abort([_too_slow(self.limits, self.builder.allowed, file)])
 
     def _binary(self, file: str, line: int | None, detail: str) -> None:
         message = f"binary file: the content {detail}; expected YAML or JSON text"
@@ -824,12 +850,17 @@ class _Session:
         if not text or text.isspace():  # libyaml rejects some blank text, such as a lone tab
             self.diagnostics.append(_error("empty-file", _EMPTY, file))
             return
-        self.builder.file = file
+        self.builder.file, self.builder.size = file, len(text)
+        if self.progress is not None:
+            self.progress(file, 0, len(text))
         try:
             objects = self._documents(text, file)
         except yaml.YAMLError as exc:
             self.diagnostics.append(_syntax_error(exc, file, text))
             return
+        finally:
+            if self.progress is not None:
+                self.progress(file, len(text), len(text))
         if not objects:
             # Comments or bare '---' are written on purpose ("no policies"): worth a warning, not exit 2.
             self.diagnostics.append(Diagnostic(Severity.WARNING, "no-objects", _NO_OBJECTS, file))

@@ -20,6 +20,8 @@ from kubefence.workspace.link import link
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from kubefence.dialects.loader import OnProgress
+
 __all__ = ["Workspace", "load_workspace"]
 
 _LATER_GROUPS = {
@@ -123,9 +125,12 @@ _CORE_APIS: dict[str, tuple[str, ...]] = {
 }
 
 
-def load_workspace(paths: Sequence[str], stdin: TextIO | None = None) -> Workspace:
-    """Load every path and build the workspace; errors are diagnostics, never exceptions."""
-    loaded = load_paths(paths, stdin)
+def load_workspace(
+    paths: Sequence[str], stdin: TextIO | None = None, progress: OnProgress | None = None
+) -> Workspace:
+    """Load every path and build the workspace; errors are diagnostics, never exceptions.
+    ``progress`` is told how far the YAML parser is in each file."""
+    loaded = load_paths(paths, stdin, progress=progress)
     collector = _Collector(list(loaded.diagnostics))
     for doc in loaded.documents:
         collector.add(doc)

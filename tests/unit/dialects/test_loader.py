@@ -381,11 +381,34 @@ def test_deep_nesting_is_refused(text: str) -> None:
     assert diag.code == "too-deep" and "100 levels" in diag.message
 
 
+MANY_PODS = "".join(f"---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}}}\n" for i in range(3000))
+
+
 def test_too_slow() -> None:
-    text = "".join(f"---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}}}\n" for i in range(3000))
-    result = load_text(text, "many.yaml", limits=Limits(max_seconds=0.0))
+    result = load_text(MANY_PODS, "many.yaml", limits=Limits(max_seconds=0.0, seconds_per_mib=0.0))
     assert [d.code for d in result.diagnostics] == ["too-slow"]
-    assert "longer than 0 s (limit)" in result.diagnostics[0].message
+    assert "longer than 0.0 s (limit: 0 s plus 0 s per MiB read)" in result.diagnostics[0].message
+
+
+def test_the_time_allowed_grows_with_the_input() -> None:
+    """Large clusters take longer to parse: each MiB read adds ``seconds_per_mib`` to the
+    time allowed, so that only the base limit bounds what small hostile input may cost."""
+    roomy = load_text(MANY_PODS, "many.yaml", limits=Limits(max_seconds=0.0, seconds_per_mib=1e6))
+    assert roomy.diagnostics == () and len(roomy.documents) == 3000
+
+
+def test_progress_is_reported_through_each_file(tmp_path: Path) -> None:
+    """``progress`` hears of each file at its start, every 10,000 YAML nodes, and at its end."""
+    (tmp_path / "a.yaml").write_text(MANY_PODS)
+    (tmp_path / "b.yaml").write_text(POD)
+    heard: list[tuple[str, int, int]] = []
+    load_paths([str(tmp_path)], progress=lambda *told: heard.append(told))
+    a, b = str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml")
+    size = len(MANY_PODS)
+    on_a = [(done, total) for file, done, total in heard if file == a]
+    assert on_a[0] == (0, size) and on_a[-1] == (size, size) and len(on_a) > 3
+    assert [done for done, _ in on_a] == sorted(done for done, _ in on_a)
+    assert [(f, d) for f, d, _ in heard if f == b] == [(b, 0), (b, len(POD))]
 
 
 def test_too_many_bytes_checked_before_reading(tmp_path: Path) -> None:
