@@ -24,12 +24,16 @@ from kubefence.engine.profiles import GENERIC, Profile
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from rich.table import Table
+
     from kubefence.engine.explain import Explanation
     from kubefence.engine.matrix import ReachabilityMatrix
     from kubefence.ir.l7 import HTTPRequest
     from kubefence.workspace.load import Workspace
 
-__all__ = ["Cni", "check", "explain", "matrix", "print_explanation"]
+__all__ = ["TABLE_MAX", "Cni", "check", "explain", "matrix", "print_explanation"]
+
+TABLE_MAX = 40  # rows (pods, else classes) of the matrix table
 
 
 @dataclass(frozen=True)
@@ -106,9 +110,7 @@ def matrix(paths: Sequence[str], ports: Sequence[str], output: str, verbose: boo
     m = ReachabilityMatrix(resolve(workspace, profile=cni.profile))
     probes = probes or list(default_probes(workspace.policies, workspace.snapshot))
     if output == "table":
-        from kubefence.cli.render import matrix_table
-
-        stdout().print(matrix_table(m, probes, list(range(len(m.universe)))))
+        _table(m, probes)
     elif output == "counts":
         print(json.dumps(export.counts_doc(m, probes)))
     elif output == "classes":
@@ -128,6 +130,45 @@ def _progress(
     """A bar over the rows written (``passes`` times each source endpoint), for large runs."""
     n = len(m.universe)
     return matrix_rows(n * passes, n * (n - 1) * len(probes))
+
+
+def _table(m: ReachabilityMatrix, probes: Sequence[Probe]) -> None:
+    """Pod by pod for small clusters, class by class when that fits, else the totals and
+    where to find the rest: a table of thousands of columns helps nobody."""
+    from kubefence.cli.render import class_table, matrix_table
+    from kubefence.engine.export import counts_doc
+
+    n = len(m.universe)
+    if n <= TABLE_MAX and _print_whole(matrix_table(m, probes, list(range(n)))):
+        return
+    if n > TABLE_MAX and m.class_count <= TABLE_MAX and _print_whole(class_table(m, probes)):
+        return
+    counts = counts_doc(m, probes)
+    stdout().print(
+        f"{n} endpoints in {m.class_count} classes, {len(probes)} probes: {counts['allowed']:,} "
+        f"allowed and {counts['denied']:,} denied over every ordered pair.\n"
+        f"Too many for a table here (at most {TABLE_MAX} pods or classes, as wide as the "
+        "terminal): use -o classes for the class-level matrix, -o json or -o csv for every "
+        "pair, or check / explain for one pod."
+    )
+
+
+def _print_whole(table: Table) -> bool:
+    """Print ``table`` at its natural width, unless that is wider than the terminal (False).
+    Off a terminal (a pipe, a file) any width goes, 80 columns at least."""
+    from rich.measure import Measurement
+
+    console = stdout()
+    natural = Measurement.get(console, console.options.update_width(100_000), table).maximum
+    if console.is_terminal:
+        if natural > console.width:
+            return False
+        console.print(table)
+        return True
+    from rich.console import Console
+
+    Console(width=max(natural, 80), highlight=False, soft_wrap=False).print(table)
+    return True
 
 
 def _write(chunks: Iterator[str]) -> None:

@@ -13,7 +13,7 @@ from kubefence.engine.explain import DirectionTrace, Explanation
 from kubefence.engine.matrix import ReachabilityMatrix
 from kubefence.engine.probes import Probe
 
-__all__ = ["explanation_text", "matrix_table", "report_text"]
+__all__ = ["class_table", "explanation_text", "matrix_table", "report_text"]
 
 _MARK = {True: Text("allowed", style="bold green"), False: Text("denied", style="bold red")}
 
@@ -60,17 +60,26 @@ def _cell(allowed: int, total: int) -> Text:
 
 
 def count_table(
-    title: str, keys: Sequence[str], allowed: Callable[[int, int], int], total: int, caption: str
+    title: str,
+    keys: Sequence[str],
+    allowed: Callable[[int, int], int],
+    total: int,
+    caption: str,
+    diagonal: Callable[[int], bool] = lambda i: False,
 ) -> Table:
     """Rows: sources; narrow numbered columns: destinations; a cell shows how many of the
-    ``total`` probes ``allowed(src, dst)`` says got through (✓ all, ✗ none, k/n some)."""
-    table = Table(title=title, title_justify="left", caption=caption)
+    ``total`` probes ``allowed(src, dst)`` says got through (✓ all, ✗ none, k/n some). The
+    diagonal is ``·`` except where ``diagonal(i)`` says it means something."""
+    table = Table(title=title, title_justify="left", caption=caption, min_width=len(title))
     table.add_column("#", justify="right", style="dim")
     table.add_column("from \\ to", style="bold", no_wrap=True)
     for n in range(1, len(keys) + 1):
         table.add_column(str(n), justify="center", no_wrap=True)
     for i, src in enumerate(keys):
-        cells = [_cell(allowed(i, j), total) if i != j else Text("·", style="dim") for j in range(len(keys))]
+        cells = [
+            _cell(allowed(i, j), total) if i != j or diagonal(i) else Text("·", style="dim")
+            for j in range(len(keys))
+        ]
         table.add_row(str(i + 1), src, *cells)
     return table
 
@@ -86,6 +95,32 @@ def matrix_table(matrix: ReachabilityMatrix, probes: Sequence[Probe], endpoints:
     title = f"Reachability on {', '.join(str(p) for p in probes)}"
     caption = "columns: destinations, numbered as the rows · ✓ all probes allowed · ✗ none · k/n: k allowed"
     return count_table(title, keys, allowed, len(probes), caption)
+
+
+def class_table(matrix: ReachabilityMatrix, probes: Sequence[Probe]) -> Table:
+    """The reachability between equivalence classes: one row and column per class (its size
+    and first member); a class's own cell is from a member to another member."""
+    members = matrix.members()
+    keys = [_class_name(matrix, group) for group in members]
+
+    def allowed(cs: int, cd: int) -> int:
+        conns = matrix.class_connections(cs, cd)
+        return sum(conns.contains(p.protocol, p.port) for p in probes)
+
+    title = (
+        f"Reachability of {len(matrix.universe)} endpoints in {matrix.class_count} classes "
+        f"on {', '.join(str(p) for p in probes)}"
+    )
+    caption = (
+        "a class: endpoints the policies cannot tell apart · columns numbered as the rows · "
+        "✓ all probes allowed · ✗ none · k/n: k allowed · members: matrix -o classes"
+    )
+    return count_table(title, keys, allowed, len(probes), caption, lambda c: len(members[c]) > 1)
+
+
+def _class_name(matrix: ReachabilityMatrix, group: Sequence[int]) -> str:
+    first = matrix.universe.endpoints[group[0]].key
+    return f"{first} (+{len(group) - 1})" if len(group) > 1 else first
 
 
 def _direction_lines(report: DirectionReport) -> list[Text]:

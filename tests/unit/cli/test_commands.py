@@ -143,6 +143,30 @@ def test_matrix_default_probes_and_table(runner: CliRunner, tmp_path: Path) -> N
     assert result.exit_code == 0 and "8080/TCP" in result.stdout and "a/server" in result.stdout
 
 
+def test_matrix_table_by_class_then_totals(runner: CliRunner, tmp_path: Path) -> None:
+    """Past ``TABLE_MAX`` pods the table is by class (a class's own cell: from one member to
+    another); past ``TABLE_MAX`` classes it gives the totals and the outputs that scale."""
+    from kubefence.cli.analyze import TABLE_MAX
+
+    many = [POD % (f"replica-{i}", "a", "server", f"10.0.1.{i + 1}") for i in range(TABLE_MAX)]
+    by_class = invoke(runner, "matrix", str(cluster(tmp_path, ALLOW_WEB, *many)), "--port", "8080/TCP")
+    assert by_class.exit_code == 0, by_class.output
+    assert f"{TABLE_MAX + 3} endpoints in 3 classes" in by_class.stdout
+    assert f"a/server (+{TABLE_MAX})" in by_class.stdout and "replica-" not in by_class.stdout
+    apps = [POD % (f"app-{i}", "a", f"app-{i}", f"10.0.2.{i + 1}") for i in range(TABLE_MAX + 1)]
+    selects = [
+        ALLOW_WEB.replace("allow-web", f"allow-{i}").replace("server", f"app-{i}")
+        for i in range(TABLE_MAX + 1)
+    ]
+    totals = invoke(runner, "matrix", str(cluster(tmp_path, *apps, *selects)), "--port", "8080/TCP")
+    assert totals.exit_code == 0, totals.output
+    assert "Too many for a table" in totals.stdout and "-o classes" in totals.stdout
+    counts = json.loads(
+        invoke(runner, "matrix", str(tmp_path / "cluster.yaml"), "--port", "8080/TCP", "-o", "counts").stdout
+    )
+    assert f"{counts['allowed']:,} allowed" in totals.stdout
+
+
 def test_explain(runner: CliRunner, tmp_path: Path) -> None:
     result = invoke(runner, "explain", str(cluster(tmp_path, DENY_ALL, ALLOW_WEB)), "a/server")
     assert result.exit_code == 0
