@@ -16,7 +16,7 @@ import json
 import sys
 import time
 
-from kubefence.engine.incremental import Enforcement, Event, IncrementalEngine, Op
+from kubefence.engine.incremental import Enforcement, Event, IncrementalEngine, Op, policy_key
 from kubefence.engine.probes import Probe, default_probes
 from kubefence.engine.profiles import parse_profile
 from kubefence.ir.ports import Protocol
@@ -69,7 +69,7 @@ def main() -> int:
         "policy changed (one rule dropped)": Event(
             Op.CHANGE, dataclasses.replace(policy, rules=policy.rules[:-1])
         ),
-        "policy deleted": Event(Op.DELETE, (policy.kind, policy.namespace, policy.name)),
+        "policy deleted": Event(Op.DELETE, policy_key(policy)),
     }
     out: dict[str, float] = {}
     for name, event in events.items():

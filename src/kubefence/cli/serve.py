@@ -22,26 +22,37 @@ from __future__ import annotations
 import gc
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlparse
 
 from kubefence.cli.consoles import stderr
 from kubefence.cli.inputs import load, warning_texts
 from kubefence.cluster.objects import CLUSTER_KINDS, Workload, parse_object
 from kubefence.cluster.snapshot import Namespace, Node, Pod
-from kubefence.dialects.loader import load_text
+from kubefence.dialects.loader import describe, load_text
 from kubefence.dialects.registry import dialect_for
 from kubefence.engine import export
 from kubefence.engine.incremental import Enforcement, Event, IncrementalEngine, Op, PolicyKey
 from kubefence.engine.probes import Probe, default_probes, parse_probe
 from kubefence.ir.diagnostics import Severity
+from kubefence.workspace.link import link
+
+if TYPE_CHECKING:
+    from kubefence.dialects.base import Definition
 
 __all__ = ["Service", "event_from_watch", "run_server"]
 
 _OPS = {"ADDED": Op.ADD, "MODIFIED": Op.CHANGE, "DELETED": Op.DELETE}
-_CLUSTER_SCOPED_POLICIES = ("AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy")
+_CLUSTER_SCOPED_POLICIES = (
+    "AdminNetworkPolicy",
+    "BaselineAdminNetworkPolicy",
+    "ClusterNetworkPolicy",  # upstream and Antrea's
+    "GlobalNetworkPolicy",
+    "StagedGlobalNetworkPolicy",
+    "CiliumClusterwideNetworkPolicy",
+)
 
 
 class BadRequest(Exception):
@@ -52,8 +63,10 @@ class BadRequest(Exception):
         self.status = status
 
 
-def event_from_watch(item: Any) -> tuple[Event | None, list[str]]:
-    """A watch event ``{"type", "object"}`` → an engine Event (None if nothing to do) and notes."""
+def event_from_watch(item: Any, definitions: Sequence[Definition] = ()) -> tuple[Event | None, list[str]]:
+    """A watch event ``{"type", "object"}`` → an engine Event (None if nothing to do) and notes.
+    Policies are linked to ``definitions`` (the tiers, groups and network sets loaded at start);
+    changes to definitions themselves are not applied (a note says so)."""
     if not isinstance(item, dict) or item.get("type") not in _OPS or not isinstance(item.get("object"), dict):
         raise BadRequest('an event is {"type": "ADDED"|"MODIFIED"|"DELETED", "object": {...}}')
     op, manifest = _OPS[item["type"]], item["object"]
@@ -66,10 +79,20 @@ def event_from_watch(item: Any) -> tuple[Event | None, list[str]]:
     dialect = dialect_for(api, kind)
     if dialect is not None:
         result = dialect.parse(doc)
+        if result.definitions:
+            return None, [
+                *notes,
+                f"{kind} ({api}) is referred to by policies (a tier, group or network set): changes "
+                "to it are not applied to a running server; restart serve with the new manifests",
+            ]
         if op is Op.DELETE and not result.policies:  # a deletion may carry only the metadata
-            return Event(op, _policy_key(manifest, kind)), notes
+            return Event(op, _policy_key(manifest, dialect.name, kind)), notes
         notes += [str(d) for d in result.diagnostics]
-        return (Event(op, tuple(result.policies)) if result.policies else None), notes
+        if not result.policies:
+            return None, notes or [f"{describe(doc)}: no policy in it, nothing applied"]
+        linked, found = link(result.policies, definitions)
+        notes += [str(d) for d in found]
+        return Event(op, tuple(linked)), notes
     if kind not in CLUSTER_KINDS:
         return None, [*notes, f"kind {kind!r} is not used by kubefence: ignored"]
     parsed = parse_object(doc)
@@ -80,19 +103,23 @@ def event_from_watch(item: Any) -> tuple[Event | None, list[str]]:
     return None, [*notes, f"{kind} changes do not affect the answers: ignored"]
 
 
-def _policy_key(manifest: dict[str, Any], kind: str) -> PolicyKey:
+def _policy_key(manifest: dict[str, Any], dialect: str, kind: str) -> PolicyKey:
     meta = manifest.get("metadata") or {}
     namespace = None if kind in _CLUSTER_SCOPED_POLICIES else str(meta.get("namespace") or "default")
-    return (kind, namespace, str(meta.get("name", "")))
+    return (dialect, kind, namespace, str(meta.get("name", "")))
 
 
 class Service:
     """The engine, its lock, and the request handlers' logic (no HTTP in here)."""
 
-    def __init__(self, engine: IncrementalEngine, warnings: list[str]) -> None:
-        """``warnings``: those of loading the manifests (the engine adds the CNI profile's)."""
+    def __init__(
+        self, engine: IncrementalEngine, warnings: list[str], definitions: Sequence[Definition] = ()
+    ) -> None:
+        """``warnings``: those of loading the manifests (the engine adds the CNI profile's);
+        ``definitions``: the tiers, groups and network sets the policies of events refer to."""
         self.engine = engine
         self.load_warnings = warnings
+        self.definitions = tuple(definitions)
         self.lock = threading.Lock()
 
     @property
@@ -132,7 +159,7 @@ class Service:
         except ValueError as e:
             raise BadRequest(f"the body is not JSON: {e}") from None
         items = data if isinstance(data, list) else [data]
-        converted = [event_from_watch(item) for item in items]
+        converted = [event_from_watch(item, self.definitions) for item in items]
         before = {str(d) for d in self.engine.warnings}
         applied = 0
         for event, _ in converted:
@@ -249,7 +276,7 @@ def run_server(
     engine.matrix()
     gc.collect()
     gc.freeze()  # the loaded snapshot lives as long as the server: keep it out of GC scans
-    server = make_server(Service(engine, warning_texts(workspace)), host, port)
+    server = make_server(Service(engine, warning_texts(workspace), workspace.definitions), host, port)
     stderr().print(
         f"kubefence serving {len(workspace.snapshot.pods)} pods on http://{host}:{server.server_port}/ "
         f"as {enforcement.profile.spec} enforces the policies"

@@ -23,8 +23,9 @@ each policy object is viewed and prepared once); without one, the policies are t
 are given.
 
 Events name objects by key: pods ``namespace/name``, namespaces and nodes by name, policies by
-``(kind, namespace, name)`` (namespace None for cluster-scoped kinds); ``add`` and ``change``
-are the same upsert.
+``(dialect, kind, namespace, name)`` (namespace None for cluster-scoped kinds: a Calico and a
+Kubernetes NetworkPolicy of the same name are two objects); ``add`` and ``change`` are the
+same upsert.
 """
 
 from __future__ import annotations
@@ -54,11 +55,12 @@ if TYPE_CHECKING:
 
 __all__ = ["Enforcement", "Event", "IncrementalEngine", "Op", "PolicyKey", "policy_key"]
 
-PolicyKey = tuple[str, str | None, str]
+PolicyKey = tuple[str, str, str | None, str]
 
 
 def policy_key(policy: Policy) -> PolicyKey:
-    return (policy.kind, policy.namespace, policy.name)
+    """``(dialect, kind, namespace, name)``: the API object a policy came from."""
+    return (policy.dialect, policy.kind, policy.namespace, policy.name)
 
 
 class Op(enum.Enum):
@@ -82,7 +84,7 @@ class Event:
 
 def _is_policy_key(obj: tuple[object, ...]) -> bool:
     """A tuple of policies, or a PolicyKey: either way a policy event."""
-    return all(isinstance(p, Policy) for p in obj) or (len(obj) == 3 and isinstance(obj[0], str))
+    return all(isinstance(p, Policy) for p in obj) or (len(obj) == 4 and isinstance(obj[0], str))
 
 
 class IncrementalEngine:

@@ -34,13 +34,15 @@ _LATER_GROUPS = {
 
 @dataclass(frozen=True, slots=True)
 class Workspace:
-    """Everything the user gave: the snapshot, the policies (in evaluation order) and every
-    diagnostic, plus the objects skipped because kubefence does not use their kind."""
+    """Everything the user gave: the snapshot, the policies (in evaluation order, linked to
+    the definitions they refer to) and every diagnostic, plus the objects skipped because
+    kubefence does not use their kind, and the definitions (tiers, groups, network sets)."""
 
     snapshot: ClusterSnapshot
     policies: tuple[Policy, ...]
     diagnostics: tuple[Diagnostic, ...]
     skipped: tuple[str, ...] = ()
+    definitions: tuple[Definition, ...] = ()
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:
@@ -155,4 +157,5 @@ def _assemble(collector: _Collector, values: list[object]) -> Workspace:
     linked, link_notes = link(collector.policies, collector.definitions)
     policies = tuple(sorted(linked, key=lambda p: p.order_key))
     diagnostics = [*collector.diagnostics, *link_notes, *notes, *ip_notes, *check_priorities(policies)]
-    return Workspace(snapshot, policies, tuple(diagnostics), tuple(collector.skipped))
+    skipped, definitions = tuple(collector.skipped), tuple(collector.definitions)
+    return Workspace(snapshot, policies, tuple(diagnostics), skipped, definitions)

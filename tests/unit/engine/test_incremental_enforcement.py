@@ -127,3 +127,83 @@ def test_ipblocks_follow_the_profile(tmp_path: Path) -> None:
         profile = parse_profile(cni)
         engine = _engine(tmp_path, cni, allow_range)
         assert engine.check("t1/a", "t2/b", TCP80).allowed is profile.ipblock_matches_pods, cni
+
+
+SECURITY_TIER = {
+    "apiVersion": "projectcalico.org/v3",
+    "kind": "Tier",
+    "metadata": {"name": "security"},
+    "spec": {"order": 100, "defaultAction": "Pass"},
+}
+
+
+def _calico_np(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    meta = {"name": name, "namespace": "t2"}
+    return {"apiVersion": "projectcalico.org/v3", "kind": "NetworkPolicy", "metadata": meta, "spec": spec}
+
+
+def _k8s_deny_all(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": "t2"},
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
+    }
+
+
+def _send(service: Service, kind: str, obj: dict[str, Any]) -> dict[str, Any]:
+    return service.events(json.dumps(_event(kind, obj)).encode())
+
+
+def test_policies_of_two_apis_with_one_name_are_two_objects(tmp_path: Path) -> None:
+    """A Calico NetworkPolicy and a Kubernetes NetworkPolicy may share namespace and name; an
+    event about one leaves the other alone (keys carry the dialect)."""
+    calico_deny = _calico_np(
+        "same", {"selector": "all()", "types": ["Ingress"], "ingress": [{"action": "Deny"}]}
+    )
+    service = Service(_engine(tmp_path, "calico", calico_deny, _k8s_deny_all("same")), [])
+    assert len(service.engine.loaded) == 2
+    deleted = _send(service, "DELETED", {**_k8s_deny_all("same"), "spec": None})  # metadata only
+    assert deleted["applied"] == 1
+    assert [p.dialect for p in service.engine.loaded] == ["calico"]
+    assert not service.engine.check("t1/a", "t2/b", TCP80).allowed  # Calico's Deny still there
+
+
+def test_event_policies_are_linked_to_the_loaded_tiers(tmp_path: Path) -> None:
+    """A Calico policy sent as an event is placed in its tier as loaded at start (here the
+    ``security`` tier, order 100, whose defaultAction Pass lets unmatched traffic on to the
+    next tiers), like the policies loaded then: unlinked, it would sit in an unknown tier with
+    Calico's end-of-tier Deny. A change to a Tier itself is refused with a note."""
+    engine = _engine(tmp_path, "calico", SECURITY_TIER)
+    workspace = load_workspace([str(tmp_path / "cluster.yaml")])
+    service = Service(engine, [], workspace.definitions)
+    deny_nobody = {"action": "Deny", "source": {"selector": "app == 'nobody'"}}
+    spec = {
+        "tier": "security",
+        "order": 1,
+        "selector": "all()",
+        "types": ["Ingress"],
+        "ingress": [deny_nobody],
+    }
+    added = _send(service, "ADDED", _calico_np("security.deny-nobody", spec))
+    assert added["applied"] == 1 and added["diagnostics"] == []
+    (policy,) = engine.policies
+    assert (policy.tier.name, policy.tier.rank) == ("security", 100.0)
+    assert engine.check("t1/a", "t2/b", TCP80).allowed  # passed on, and nothing else applies
+    tier = _send(service, "MODIFIED", {**SECURITY_TIER, "spec": {"order": 100, "defaultAction": "Deny"}})
+    assert tier["applied"] == 0 and "restart serve" in tier["diagnostics"][0]
+
+
+def test_metadata_only_deletion_of_a_cluster_scoped_vendor_policy(tmp_path: Path) -> None:
+    """Watches may send a deletion with the metadata alone: a GlobalNetworkPolicy has no
+    namespace, so it must not be looked for in ``default``."""
+    gnp = {
+        "apiVersion": "projectcalico.org/v3",
+        "kind": "GlobalNetworkPolicy",
+        "metadata": {"name": "deny-in"},
+        "spec": {"selector": "all()", "types": ["Ingress"], "ingress": [{"action": "Deny"}]},
+    }
+    service = Service(_engine(tmp_path, "calico", gnp), [])
+    assert not service.engine.check("t1/a", "t2/b", TCP80).allowed
+    assert _send(service, "DELETED", {**gnp, "spec": None})["applied"] == 1
+    assert service.engine.loaded == () and service.engine.check("t1/a", "t2/b", TCP80).allowed
