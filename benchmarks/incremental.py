@@ -3,7 +3,7 @@
 Loads a folder, answers once (``check`` and the full ``counts``), then applies events to an
 ``IncrementalEngine`` and times each re-answer: the event plus a ``check``, and the event plus
 the whole-matrix counts. The engine answers under a CNI profile (``--cni``, default generic),
-keeping the policies as loaded, as ``kubefence serve`` does. Prints one JSON object.
+keeping the policies as parsed and linking them itself, as ``kubefence serve`` does. Prints one JSON object.
 Usage: ``python benchmarks/incremental.py DIR [--cni NAME]``.
 """
 
@@ -27,7 +27,7 @@ def _engines(workspace, enforcement, probes, src, dst, probe):  # type: ignore[n
     """Two warmed engines: one timed on check, one on counts (so neither helps the other)."""
     engines = []
     for _ in range(2):
-        engine = IncrementalEngine(workspace.snapshot, workspace.policies, enforcement)
+        engine = IncrementalEngine(workspace.snapshot, workspace.parsed, enforcement, workspace.definitions)
         engine.check(src, dst, probe)
         engine.counts(probes)
         engines.append(engine)
@@ -47,7 +47,7 @@ def main() -> int:
     pods = [p for p in workspace.snapshot.pods if not p.host_network]
     src, dst = pods[2].key, pods[3].key
     probe = Probe(8080, Protocol.TCP)
-    first_engine = IncrementalEngine(workspace.snapshot, workspace.policies, enforcement)
+    first_engine = IncrementalEngine(workspace.snapshot, workspace.parsed, enforcement, workspace.definitions)
     first_engine.check(src, dst, probe)
     first_engine.counts(probes)
     first = time.perf_counter() - loaded

@@ -1,10 +1,10 @@
 """``serve`` after watch events answers exactly as ``matrix`` on the resulting manifests.
 
 Each scenario file's manifests (every dialect, under the file's ``--cni``) are split at random:
-the cluster, the definitions (tiers, groups, network sets) and some policies are loaded at
-start; the other policies come as ADDED events, some loaded ones go as DELETED events (with the
-whole object or the metadata alone, as watches send them), and a pod is relabelled. The
-server's pair-by-pair answer must then equal ``kubefence matrix -o json`` on the final files.
+the cluster and some policies and definitions (tiers, groups, network sets) are loaded at
+start; the others come as ADDED events, some loaded ones go as DELETED events (with the whole
+object or the metadata alone, as watches send them), and a pod is relabelled. The server's
+pair-by-pair answer must then equal ``kubefence matrix -o json`` on the final files.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ CLUSTER_KINDS = {
     "DaemonSet",
     "ReplicaSet",
 }
-DEFINITION_KINDS = {"Tier", "ClusterGroup", "Group", "NetworkSet", "GlobalNetworkSet", "CiliumCIDRGroup"}
 
 
 def _cases() -> list[Any]:
@@ -86,29 +85,27 @@ def test_serve_after_events_equals_matrix(
     rng = random.Random(seed)
     docs = [d for d in yaml.safe_load_all(scenario["manifests"]) if isinstance(d, dict)]
     cluster = [d for d in docs if d.get("kind") in CLUSTER_KINDS]
-    definitions = [d for d in docs if d.get("kind") in DEFINITION_KINDS]
-    policies = [d for d in docs if d not in cluster and d not in definitions]
-    start = [p for p in policies if rng.random() < 0.5]
-    later = [p for p in policies if p not in start]
+    objects = [d for d in docs if d not in cluster]  # policies and definitions
+    start = [p for p in objects if rng.random() < 0.5]
+    later = [p for p in objects if p not in start]
     cni = scenario.get("cni", "generic")
     dns = {name: tuple(map(ipaddress.ip_address, ips)) for name, ips in (scenario.get("dns") or {}).items()}
     dns_args = [
         a for name, ips in (scenario.get("dns") or {}).items() for a in ("--dns", f"{name}={','.join(ips)}")
     ]
 
-    initial = _dump(tmp_path / "start.yaml", [*cluster, *definitions, *start])
+    initial = _dump(tmp_path / "start.yaml", [*cluster, *start])
     workspace = load_workspace([str(initial)])
     assert not workspace.errors
-    engine = IncrementalEngine(
-        workspace.snapshot, workspace.policies, Enforcement(parse_profile(cni), dns or None)
-    )
-    service = Service(engine, [], workspace.definitions)
+    enforcement = Enforcement(parse_profile(cni), dns or None)
+    engine = IncrementalEngine(workspace.snapshot, workspace.parsed, enforcement, workspace.definitions)
+    service = Service(engine, [])
     events, final = _events(rng, cluster, start, later)
     for event in events:
         answer = service.events(json.dumps(event).encode())
         assert answer["applied"] == 1, answer
 
-    final_file = _dump(tmp_path / "final.yaml", [*cluster, *definitions, *final])
+    final_file = _dump(tmp_path / "final.yaml", [*cluster, *final])
     result = invoke(runner, "matrix", str(final_file), "--cni", cni, *dns_args, "-o", "json")
     assert result.exit_code == 0, result.output
     expected = json.loads(result.stdout)

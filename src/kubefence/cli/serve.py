@@ -12,8 +12,10 @@ It loads the given manifests once into an ``IncrementalEngine`` and answers on 1
   "diagnostics"}``
 
 Answers are for what the ``--cni`` profile's CNI enforces (generic by default): policies of
-every dialect are kept as loaded and viewed under the profile as they come and go, and each
-event's answer lists the warnings it brought (a policy the CNI ignores, a dropped field).
+every dialect are kept as parsed, linked to the definitions (Calico and Antrea tiers, Antrea
+groups, Calico network sets, which events may change too) and viewed under the profile as they
+come and go; each event's answer lists the warnings it brought (a policy the CNI ignores, a
+dropped field, a tier nobody defines).
 Requests are served one at a time under a lock, so every answer is of one revision.
 """
 
@@ -22,9 +24,9 @@ from __future__ import annotations
 import gc
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from kubefence.cli.consoles import stderr
@@ -34,13 +36,16 @@ from kubefence.cluster.snapshot import Namespace, Node, Pod
 from kubefence.dialects.loader import describe, load_text
 from kubefence.dialects.registry import dialect_for
 from kubefence.engine import export
-from kubefence.engine.incremental import Enforcement, Event, IncrementalEngine, Op, PolicyKey
+from kubefence.engine.incremental import (
+    DefinitionKey,
+    Enforcement,
+    Event,
+    IncrementalEngine,
+    Op,
+    PolicyKey,
+)
 from kubefence.engine.probes import Probe, default_probes, parse_probe
 from kubefence.ir.diagnostics import Severity
-from kubefence.workspace.link import link
-
-if TYPE_CHECKING:
-    from kubefence.dialects.base import Definition
 
 __all__ = ["Service", "event_from_watch", "run_server"]
 
@@ -63,10 +68,10 @@ class BadRequest(Exception):
         self.status = status
 
 
-def event_from_watch(item: Any, definitions: Sequence[Definition] = ()) -> tuple[Event | None, list[str]]:
+def event_from_watch(item: Any) -> tuple[Event | None, list[str]]:
     """A watch event ``{"type", "object"}`` → an engine Event (None if nothing to do) and notes.
-    Policies are linked to ``definitions`` (the tiers, groups and network sets loaded at start);
-    changes to definitions themselves are not applied (a note says so)."""
+    Policies come as parsed (the engine links them), definitions (tiers, groups, network sets)
+    as such."""
     if not isinstance(item, dict) or item.get("type") not in _OPS or not isinstance(item.get("object"), dict):
         raise BadRequest('an event is {"type": "ADDED"|"MODIFIED"|"DELETED", "object": {...}}')
     op, manifest = _OPS[item["type"]], item["object"]
@@ -79,20 +84,16 @@ def event_from_watch(item: Any, definitions: Sequence[Definition] = ()) -> tuple
     dialect = dialect_for(api, kind)
     if dialect is not None:
         result = dialect.parse(doc)
-        if result.definitions:
-            return None, [
-                *notes,
-                f"{kind} ({api}) is referred to by policies (a tier, group or network set): changes "
-                "to it are not applied to a running server; restart serve with the new manifests",
-            ]
-        if op is Op.DELETE and not result.policies:  # a deletion may carry only the metadata
-            return Event(op, _policy_key(manifest, dialect.name, kind)), notes
+        if op is Op.DELETE and not (result.policies or result.definitions):  # metadata only
+            key = _definition_key(manifest, dialect.name, kind) or _policy_key(manifest, dialect.name, kind)
+            return Event(op, key), notes
         notes += [str(d) for d in result.diagnostics]
+        if result.definitions:
+            (definition,) = result.definitions  # one per object
+            return Event(op, definition), notes
         if not result.policies:
             return None, notes or [f"{describe(doc)}: no policy in it, nothing applied"]
-        linked, found = link(result.policies, definitions)
-        notes += [str(d) for d in found]
-        return Event(op, tuple(linked)), notes
+        return Event(op, tuple(result.policies)), notes
     if kind not in CLUSTER_KINDS:
         return None, [*notes, f"kind {kind!r} is not used by kubefence: ignored"]
     parsed = parse_object(doc)
@@ -101,6 +102,20 @@ def event_from_watch(item: Any, definitions: Sequence[Definition] = ()) -> tuple
     if isinstance(value, Pod | Namespace | Node):
         return Event(op, value), notes
     return None, [*notes, f"{kind} changes do not affect the answers: ignored"]
+
+
+def _definition_key(manifest: dict[str, Any], dialect: str, kind: str) -> DefinitionKey | None:
+    """The key of a definition named by its metadata alone (None: ``kind`` is a policy kind)."""
+    meta = manifest.get("metadata") or {}
+    name = str(meta.get("name", ""))
+    namespace = str(meta.get("namespace") or "default") if kind in ("NetworkSet", "Group") else None
+    if kind == "Tier":
+        return DefinitionKey(f"{dialect} Tier", None, name)
+    if kind in ("NetworkSet", "GlobalNetworkSet"):
+        return DefinitionKey("NetworkSet", namespace, name)
+    if kind in ("ClusterGroup", "Group"):
+        return DefinitionKey(kind, namespace, name)
+    return None
 
 
 def _policy_key(manifest: dict[str, Any], dialect: str, kind: str) -> PolicyKey:
@@ -112,21 +127,17 @@ def _policy_key(manifest: dict[str, Any], dialect: str, kind: str) -> PolicyKey:
 class Service:
     """The engine, its lock, and the request handlers' logic (no HTTP in here)."""
 
-    def __init__(
-        self, engine: IncrementalEngine, warnings: list[str], definitions: Sequence[Definition] = ()
-    ) -> None:
-        """``warnings``: those of loading the manifests (the engine adds the CNI profile's);
-        ``definitions``: the tiers, groups and network sets the policies of events refer to."""
+    def __init__(self, engine: IncrementalEngine, warnings: list[str]) -> None:
+        """``warnings``: those of loading the manifests (the engine adds the CNI profile's)."""
         self.engine = engine
         self.load_warnings = warnings
-        self.definitions = tuple(definitions)
         self.lock = threading.Lock()
 
     @property
     def warnings(self) -> list[str]:
         """The ``warnings`` of check and matrix answers: loading's, then the profile's now."""
         found = [str(d) for d in self.engine.warnings if d.severity is Severity.WARNING]
-        return [*self.load_warnings, *found]
+        return list(dict.fromkeys([*self.load_warnings, *found]))  # linking's are in both
 
     def index(self) -> dict[str, Any]:
         return {
@@ -159,7 +170,7 @@ class Service:
         except ValueError as e:
             raise BadRequest(f"the body is not JSON: {e}") from None
         items = data if isinstance(data, list) else [data]
-        converted = [event_from_watch(item, self.definitions) for item in items]
+        converted = [event_from_watch(item) for item in items]
         before = {str(d) for d in self.engine.warnings}
         applied = 0
         for event, _ in converted:
@@ -270,13 +281,13 @@ def run_server(
 ) -> None:
     enforcement = enforcement or Enforcement()
     workspace = load(paths, verbose, quiet_warnings=True)
-    engine = IncrementalEngine(workspace.snapshot, workspace.policies, enforcement)
+    engine = IncrementalEngine(workspace.snapshot, workspace.parsed, enforcement, workspace.definitions)
     for d in engine.warnings:
         stderr().print(str(d), style="yellow" if d.severity is Severity.WARNING else "dim", markup=False)
     engine.matrix()
     gc.collect()
     gc.freeze()  # the loaded snapshot lives as long as the server: keep it out of GC scans
-    server = make_server(Service(engine, warning_texts(workspace), workspace.definitions), host, port)
+    server = make_server(Service(engine, warning_texts(workspace)), host, port)
     stderr().print(
         f"kubefence serving {len(workspace.snapshot.pods)} pods on http://{host}:{server.server_port}/ "
         f"as {enforcement.profile.spec} enforces the policies"

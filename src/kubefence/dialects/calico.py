@@ -2,7 +2,7 @@
 reference).
 
 NetworkPolicy and GlobalNetworkPolicy become policies of an ORDERED_DENY tier named after
-``spec.tier`` (rank 0 and kind ORDERED_DENY are placeholders: the workspace link step sets both
+``spec.tier`` (rank 0 and kind ORDERED_DENY are placeholders: the link step (engine/link.py) sets both
 from the TierDefs). ``order`` is the priority (absent: +inf); ties are broken by Calico v3.32+'s
 ``"<name>/<namespace>/<kind>"`` string. Subjects and rule selectors are Calico selector
 expressions over ``LabelView.CNI``. Staged kinds are parsed and checked like their live kinds

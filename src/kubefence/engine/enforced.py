@@ -1,28 +1,29 @@
-"""The policies a CNI enforces, kept across revisions: ``apply_profile`` then ``prepare``.
+"""The policies a CNI enforces, kept across revisions: ``link``, ``apply_profile``, ``prepare``.
 
 ``Enforcement`` is how loaded policies become enforced ones (``--cni``, ``--dns``, ``--staged``).
-``EnforcedPolicies`` applies it to a set of policies that changes by events, viewing and
-preparing each policy object once: again only when it reads the snapshot's namespaces
-(relative peers, split per namespace) and those changed. The enforced objects of an unchanged
+``EnforcedPolicies`` applies it to a set of policies that changes by events, linking each
+policy object once to the definitions (again when those change), and viewing and preparing
+each linked object once (again only when it reads the snapshot's namespaces, relative peers
+split per namespace, and those changed). The enforced objects of an unchanged
 policy are therefore the very same objects from one revision to the next, which is what lets
 ``Resolution`` and the pipeline memo carry their answers over.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kubefence.cluster.snapshot import Namespace
+from kubefence.dialects.base import Definition
+from kubefence.engine.link import Linker
 from kubefence.engine.prepare import DnsMap, needs_namespaces, prepare_policy
 from kubefence.engine.profiles import GENERIC, Profile, apply_profile, view_policy
 from kubefence.ir.diagnostics import Diagnostic
 from kubefence.ir.model import Policy
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from kubefence.cluster.snapshot import ClusterSnapshot
 
 __all__ = ["EnforcedPolicies", "Enforcement"]
@@ -49,17 +50,36 @@ class _Entry:
     namespaces: Mapping[str, Namespace] | None
 
 
+@dataclass(frozen=True, slots=True)
+class _Linked:
+    """What one policy object became once linked to one revision's definitions."""
+
+    policy: Policy
+    parts: tuple[Policy, ...]
+    notes: tuple[Diagnostic, ...]
+    definitions: Sequence[Definition]
+
+
 class EnforcedPolicies:
     """``Enforcement`` applied to a changing set of policies, memoised per policy object."""
 
     def __init__(self, enforcement: Enforcement) -> None:
         self.enforcement = enforcement
         self._memo: dict[int, _Entry] = {}
+        self._links: dict[int, _Linked] = {}
 
     def __call__(
-        self, policies: Sequence[Policy], snapshot: ClusterSnapshot
+        self,
+        policies: Sequence[Policy],
+        snapshot: ClusterSnapshot,
+        definitions: Sequence[Definition] | None = None,
     ) -> tuple[tuple[Policy, ...], list[Diagnostic]]:
-        """The enforced policies in evaluation order, and every warning and note about them."""
+        """The enforced policies in evaluation order, and every warning and note about them.
+        With ``definitions`` (one object per revision of them), ``policies`` are as parsed and
+        are linked first; without, they are linked already."""
+        notes: list[Diagnostic] = []
+        if definitions is not None:
+            policies = self._linked(policies, definitions, notes)
         used: dict[int, _Entry] = {}
 
         def each(policy: Policy, warnings: list[Diagnostic]) -> Sequence[Policy]:
@@ -71,9 +91,28 @@ class EnforcedPolicies:
             return entry.parts
 
         enforcement = self.enforcement
-        found = apply_profile(enforcement.profile, policies, staged=enforcement.staged, each=each)
+        found, warnings = apply_profile(enforcement.profile, policies, staged=enforcement.staged, each=each)
         self._memo = used
-        return found
+        return found, [*notes, *warnings]
+
+    def _linked(
+        self, policies: Sequence[Policy], definitions: Sequence[Definition], notes: list[Diagnostic]
+    ) -> list[Policy]:
+        linker: Linker | None = None
+        used: dict[int, _Linked] = {}
+        out: list[Policy] = []
+        for policy in policies:
+            entry = self._links.get(id(policy))
+            if entry is None or entry.policy is not policy or entry.definitions is not definitions:
+                linker = linker or Linker(definitions)
+                start = len(linker.diagnostics)
+                parts = tuple(linker.link(policy))
+                entry = _Linked(policy, parts, tuple(linker.diagnostics[start:]), definitions)
+            used[id(policy)] = entry
+            out += entry.parts
+            notes += entry.notes
+        self._links = used
+        return out
 
     def _entry(self, policy: Policy, snapshot: ClusterSnapshot) -> _Entry:
         notes: list[Diagnostic] = []

@@ -20,12 +20,14 @@ and answers are cached per revision. What an event did not change is carried ove
 Given an ``Enforcement`` (a ``--cni`` profile, DNS answers, staged policies), the engine keeps
 the policies as loaded and answers for what that CNI enforces of them (``EnforcedPolicies``:
 each policy object is viewed and prepared once); without one, the policies are taken as they
-are given.
+are given. Given also the ``definitions`` (Calico and Antrea tiers, Antrea groups, Calico
+network sets), the policies are as parsed and the engine links them itself, so that events
+may change the definitions too (every policy is linked again then).
 
 Events name objects by key: pods ``namespace/name``, namespaces and nodes by name, policies by
 ``(dialect, kind, namespace, name)`` (namespace None for cluster-scoped kinds: a Calico and a
-Kubernetes NetworkPolicy of the same name are two objects); ``add`` and ``change`` are the
-same upsert.
+Kubernetes NetworkPolicy of the same name are two objects), definitions by ``DefinitionKey``;
+``add`` and ``change`` are the same upsert.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from kubefence.cluster.addressing import assign_addresses
 from kubefence.cluster.snapshot import ClusterSnapshot, Namespace, Node, Pod
+from kubefence.dialects.base import Definition, GroupDef, NetworkSetDef, TierDef
 from kubefence.engine.cells import PipelineMemo
 from kubefence.engine.endpoints import Universe
 from kubefence.engine.enforced import EnforcedPolicies, Enforcement
@@ -53,7 +56,16 @@ if TYPE_CHECKING:
     from kubefence.ir.addresses import IPAddress
     from kubefence.ir.diagnostics import Diagnostic
 
-__all__ = ["Enforcement", "Event", "IncrementalEngine", "Op", "PolicyKey", "policy_key"]
+__all__ = [
+    "DefinitionKey",
+    "Enforcement",
+    "Event",
+    "IncrementalEngine",
+    "Op",
+    "PolicyKey",
+    "definition_key",
+    "policy_key",
+]
 
 PolicyKey = tuple[str, str, str | None, str]
 
@@ -63,23 +75,44 @@ def policy_key(policy: Policy) -> PolicyKey:
     return (policy.dialect, policy.kind, policy.namespace, policy.name)
 
 
+@dataclass(frozen=True, slots=True)
+class DefinitionKey:
+    """What names a definition: ``kind`` is ``calico Tier`` or ``antrea Tier``, ``NetworkSet``
+    (namespace None: a GlobalNetworkSet), ``ClusterGroup`` or ``Group``."""
+
+    kind: str
+    namespace: str | None
+    name: str
+
+
+def definition_key(definition: Definition) -> DefinitionKey:
+    if isinstance(definition, TierDef):
+        return DefinitionKey(f"{definition.dialect} Tier", None, definition.name)
+    if isinstance(definition, NetworkSetDef):
+        return DefinitionKey("NetworkSet", definition.namespace, definition.name)
+    return DefinitionKey(definition.kind, definition.namespace, definition.name)
+
+
+_DEFINITIONS = (TierDef, NetworkSetDef, GroupDef, DefinitionKey)
+
+
 class Op(enum.Enum):
     ADD = "add"
     CHANGE = "change"
     DELETE = "delete"
 
 
-Subject = Pod | Namespace | Node | Policy | tuple[Policy, ...]
+Subject = Pod | Namespace | Node | Policy | tuple[Policy, ...] | Definition
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
     """One change. ``obj`` is the new object (for DELETE, the object or just its key: a pod
-    key ``ns/name``, a namespace or node name, or a PolicyKey); a tuple of policies replaces
-    every policy of the keys it carries (one manifest may give several)."""
+    key ``ns/name``, a namespace or node name, a PolicyKey or a DefinitionKey); a tuple of
+    policies replaces every policy of the keys it carries (one manifest may give several)."""
 
     op: Op
-    obj: Subject | str | PolicyKey
+    obj: Subject | str | PolicyKey | DefinitionKey
 
 
 def _is_policy_key(obj: tuple[object, ...]) -> bool:
@@ -91,9 +124,14 @@ class IncrementalEngine:
     """A snapshot and its policies, updated by ``apply``; queries reuse what did not change."""
 
     def __init__(
-        self, snapshot: ClusterSnapshot, policies: Sequence[Policy], enforcement: Enforcement | None = None
+        self,
+        snapshot: ClusterSnapshot,
+        policies: Sequence[Policy],
+        enforcement: Enforcement | None = None,
+        definitions: Sequence[Definition] | None = None,
     ) -> None:
-        """``policies`` as loaded when ``enforcement`` is given, else as enforced already."""
+        """``policies`` as loaded (linked) when ``enforcement`` is given, else as enforced
+        already; as parsed (not linked) when ``definitions`` are given with an enforcement."""
         self.revision = 0
         self._namespaces = dict(snapshot.namespaces)
         self._nodes = dict(snapshot.nodes)
@@ -103,6 +141,10 @@ class IncrementalEngine:
         for policy in policies:
             self._policies.setdefault(policy_key(policy), []).append(policy)
         self._enforced = EnforcedPolicies(enforcement) if enforcement is not None else None
+        self._definitions: dict[DefinitionKey, Definition] | None = None
+        if definitions is not None and enforcement is not None:
+            self._definitions = {definition_key(d): d for d in definitions}
+        self._linked_with: tuple[Definition, ...] | None = None  # the current revision's, as one object
         self._ipblocks = enforcement.profile.ipblock_matches_pods if enforcement is not None else True
         self._policy_revision = 0  # bumped by policy events
         self._current: tuple[int, object, tuple[Policy, ...], list[Diagnostic]] | None = None
@@ -142,9 +184,18 @@ class IncrementalEngine:
             if self._enforced is None:
                 found = (tuple(sorted(loaded, key=lambda p: p.order_key)), [])
             else:
-                found = self._enforced(loaded, self.snapshot)
+                found = self._enforced(loaded, self.snapshot, self.definitions)
             self._current = current = (self._policy_revision, namespaces, *found)
         return current
+
+    @property
+    def definitions(self) -> tuple[Definition, ...] | None:
+        """The definitions the policies are linked to (None: they come linked)."""
+        if self._definitions is None:
+            return None
+        if self._linked_with is None:
+            self._linked_with = tuple(self._definitions.values())
+        return self._linked_with
 
     @property
     def snapshot(self) -> ClusterSnapshot:
@@ -189,6 +240,10 @@ class IncrementalEngine:
     def apply(self, event: Event) -> int:
         """Apply one event; returns the new revision."""
         obj, delete = event.obj, event.op is Op.DELETE
+        if isinstance(obj, _DEFINITIONS):
+            self._definition(obj, delete)
+            self.revision += 1
+            return self.revision
         if not isinstance(obj, Policy) and not (isinstance(obj, tuple) and _is_policy_key(obj)):
             self._snapshot = None  # a cluster object changed (policy tuples never hit this)
             self._universes.clear()
@@ -245,6 +300,19 @@ class IncrementalEngine:
         if not delete:
             for policy in policies:
                 self._policies.setdefault(policy_key(policy), []).append(policy)
+
+    def _definition(self, obj: Definition | DefinitionKey, delete: bool) -> None:
+        if self._definitions is None:
+            raise TypeError("this engine was given linked policies and no definitions: it cannot relink them")
+        key = obj if isinstance(obj, DefinitionKey) else definition_key(obj)
+        if delete:
+            self._definitions.pop(key, None)
+        elif isinstance(obj, DefinitionKey):
+            raise TypeError(f"cannot apply an upsert of {key!r}: give the definition")
+        else:
+            self._definitions[key] = obj
+        self._linked_with = None
+        self._policy_revision += 1  # every policy is linked again
 
     def _delete_key(self, key: Any, event: Event) -> None:
         if event.op is not Op.DELETE:

@@ -12,10 +12,10 @@ from kubefence.cluster.snapshot import ClusterSnapshot, Namespace, Node, Pod, Se
 from kubefence.dialects.base import Definition
 from kubefence.dialects.loader import Document, describe, load_paths
 from kubefence.dialects.registry import dialect_for, policy_kinds
+from kubefence.engine.link import link
 from kubefence.ir.diagnostics import Diagnostic, Severity
 from kubefence.ir.model import Policy
 from kubefence.workspace.checks import check_duplicates, check_priorities, drop_owned_workloads
-from kubefence.workspace.link import link
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -36,13 +36,15 @@ _LATER_GROUPS = {
 class Workspace:
     """Everything the user gave: the snapshot, the policies (in evaluation order, linked to
     the definitions they refer to) and every diagnostic, plus the objects skipped because
-    kubefence does not use their kind, and the definitions (tiers, groups, network sets)."""
+    kubefence does not use their kind, the definitions (tiers, groups, network sets), and the
+    policies as parsed, before linking (what an ``IncrementalEngine`` links itself)."""
 
     snapshot: ClusterSnapshot
     policies: tuple[Policy, ...]
     diagnostics: tuple[Diagnostic, ...]
     skipped: tuple[str, ...] = ()
     definitions: tuple[Definition, ...] = ()
+    parsed: tuple[Policy, ...] = ()
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:
@@ -158,4 +160,4 @@ def _assemble(collector: _Collector, values: list[object]) -> Workspace:
     policies = tuple(sorted(linked, key=lambda p: p.order_key))
     diagnostics = [*collector.diagnostics, *link_notes, *notes, *ip_notes, *check_priorities(policies)]
     skipped, definitions = tuple(collector.skipped), tuple(collector.definitions)
-    return Workspace(snapshot, policies, tuple(diagnostics), skipped, definitions)
+    return Workspace(snapshot, policies, tuple(diagnostics), skipped, definitions, tuple(collector.policies))

@@ -60,7 +60,8 @@ def _engine(tmp_path: Path, cni: str, *manifests: dict[str, Any]) -> Incremental
     path.write_text(CLUSTER + "".join("---\n" + json.dumps(m) + "\n" for m in manifests))
     workspace = load_workspace([str(path)])
     assert not workspace.errors, workspace.errors
-    return IncrementalEngine(workspace.snapshot, workspace.policies, Enforcement(parse_profile(cni)))
+    enforcement = Enforcement(parse_profile(cni))
+    return IncrementalEngine(workspace.snapshot, workspace.parsed, enforcement, workspace.definitions)
 
 
 def _event(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
@@ -169,14 +170,15 @@ def test_policies_of_two_apis_with_one_name_are_two_objects(tmp_path: Path) -> N
     assert not service.engine.check("t1/a", "t2/b", TCP80).allowed  # Calico's Deny still there
 
 
-def test_event_policies_are_linked_to_the_loaded_tiers(tmp_path: Path) -> None:
+def test_event_policies_are_linked_to_the_tiers_and_tier_events_relink(tmp_path: Path) -> None:
     """A Calico policy sent as an event is placed in its tier as loaded at start (here the
     ``security`` tier, order 100, whose defaultAction Pass lets unmatched traffic on to the
-    next tiers), like the policies loaded then: unlinked, it would sit in an unknown tier with
-    Calico's end-of-tier Deny. A change to a Tier itself is refused with a note."""
+    next tiers): unlinked, it would sit in an unknown tier with Calico's end-of-tier Deny. When
+    the Tier changes to defaultAction Deny, the policy is linked again and unmatched traffic
+    stops at the end of the tier (tigera/docs calico/network-policy/policy-tiers); when the Tier
+    is deleted (metadata only), the tier is unknown again: ordered last, default Deny."""
     engine = _engine(tmp_path, "calico", SECURITY_TIER)
-    workspace = load_workspace([str(tmp_path / "cluster.yaml")])
-    service = Service(engine, [], workspace.definitions)
+    service = Service(engine, [])
     deny_nobody = {"action": "Deny", "source": {"selector": "app == 'nobody'"}}
     spec = {
         "tier": "security",
@@ -190,8 +192,13 @@ def test_event_policies_are_linked_to_the_loaded_tiers(tmp_path: Path) -> None:
     (policy,) = engine.policies
     assert (policy.tier.name, policy.tier.rank) == ("security", 100.0)
     assert engine.check("t1/a", "t2/b", TCP80).allowed  # passed on, and nothing else applies
-    tier = _send(service, "MODIFIED", {**SECURITY_TIER, "spec": {"order": 100, "defaultAction": "Deny"}})
-    assert tier["applied"] == 0 and "restart serve" in tier["diagnostics"][0]
+    denying = _send(service, "MODIFIED", {**SECURITY_TIER, "spec": {"order": 100, "defaultAction": "Deny"}})
+    assert denying["applied"] == 1 and not engine.check("t1/a", "t2/b", TCP80).allowed
+    assert _send(service, "MODIFIED", SECURITY_TIER)["applied"] == 1
+    assert engine.check("t1/a", "t2/b", TCP80).allowed
+    gone = _send(service, "DELETED", {**SECURITY_TIER, "spec": None})
+    assert gone["applied"] == 1 and any("not defined by any Tier" in d for d in gone["diagnostics"])
+    assert engine.policies[0].tier.rank == float("inf") and not engine.check("t1/a", "t2/b", TCP80).allowed
 
 
 def test_metadata_only_deletion_of_a_cluster_scoped_vendor_policy(tmp_path: Path) -> None:

@@ -41,12 +41,18 @@ if TYPE_CHECKING:
 
     from kubefence.ir.provenance import Source
 
-__all__ = ["link"]
+__all__ = ["Linker", "link"]
 
 
-class _Linker:
-    def __init__(self, definitions: Sequence[Definition], diagnostics: list[Diagnostic]) -> None:
-        self.definitions, self.diagnostics = definitions, diagnostics
+class Linker:
+    """The definitions of one revision, resolving the references of any policy; what it
+    finds wrong is appended to ``diagnostics``."""
+
+    def __init__(
+        self, definitions: Sequence[Definition], diagnostics: list[Diagnostic] | None = None
+    ) -> None:
+        self.definitions = definitions
+        self.diagnostics: list[Diagnostic] = diagnostics if diagnostics is not None else []
         self.calico_tiers = {
             d.name: d for d in self.definitions if isinstance(d, TierDef) and d.dialect == "calico"
         }
@@ -60,6 +66,11 @@ class _Linker:
         self.diagnostics.append(
             Diagnostic(Severity.WARNING, code, message, source.file, source.line, None, source.object)
         )
+
+    def link(self, policy: Policy) -> list[Policy]:
+        """One policy linked: its parts (one per pod selection of an appliedTo group), none
+        when its CNI would refuse it."""
+        return [p for p in (self.policy(part) for part in self.subjects(policy)) if p is not None]
 
     def subjects(self, policy: Policy) -> list[Policy]:
         """An Antrea policy applied to a group: one part per pod selection of the group."""
@@ -208,8 +219,5 @@ def link(
     policies: Sequence[Policy], definitions: Sequence[Definition]
 ) -> tuple[list[Policy], list[Diagnostic]]:
     """Policies with their tiers placed and group / network-set references replaced."""
-    diagnostics: list[Diagnostic] = []
-    linker = _Linker(definitions, diagnostics)
-    parts = [part for policy in policies for part in linker.subjects(policy)]
-    out = [p for p in (linker.policy(policy) for policy in parts) if p is not None]
-    return out, diagnostics
+    linker = Linker(definitions)
+    return [part for policy in policies for part in linker.link(policy)], linker.diagnostics

@@ -1,4 +1,4 @@
-"""The link step (workspace/link.py): tiers placed from Tier objects, group references and
+"""The link step (engine/link.py): tiers placed from Tier objects, group references and
 appliedTo groups replaced by the groups' members."""
 
 from __future__ import annotations
