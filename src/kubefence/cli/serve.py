@@ -2,7 +2,7 @@
 
 It loads the given manifests once into an ``IncrementalEngine`` and answers on 127.0.0.1:
 
-* ``GET /`` → ``{"revision", "endpoints", "policies", "routes"}``
+* ``GET /`` → ``{"revision", "cni", "endpoints", "policies", "warnings", "routes"}``
 * ``GET /check?from=NS/POD&to=NS/POD&port=80/TCP`` → the ``check -o json`` document plus
   ``revision`` (404 for an unknown endpoint, 400 for a bad port)
 * ``GET /matrix?format=counts|classes|json[&port=80/TCP...]`` → like ``matrix -o FORMAT``
@@ -140,10 +140,13 @@ class Service:
         return list(dict.fromkeys([*self.load_warnings, *found]))  # linking's are in both
 
     def index(self) -> dict[str, Any]:
+        enforcement = self.engine.enforcement
         return {
             "revision": self.engine.revision,
+            "cni": enforcement.profile.spec if enforcement is not None else None,
             "endpoints": len(self.engine.resolution().universe),
             "policies": len(self.engine.policies),
+            "warnings": len(self.warnings),
             "routes": [
                 "GET /check?from=&to=&port=",
                 "GET /matrix?format=counts|classes|json",

@@ -164,6 +164,11 @@ class IncrementalEngine:
         return self._enforcing()[2]
 
     @property
+    def enforcement(self) -> Enforcement | None:
+        """How the loaded policies are enforced (None: they are given as enforced)."""
+        return self._enforced.enforcement if self._enforced is not None else None
+
+    @property
     def loaded(self) -> tuple[Policy, ...]:
         """Every policy as loaded (before the enforcement, when there is one)."""
         return tuple(p for group in self._policies.values() for p in group)

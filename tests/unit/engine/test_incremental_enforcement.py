@@ -77,6 +77,8 @@ def test_a_cni_policy_counts_only_under_its_cni(tmp_path: Path) -> None:
     assert generic.policies == () and "Antrea" in str(generic.warnings[0])
     assert generic.check("t1/a", "t2/b", TCP80).allowed
     assert antrea.warnings == [] and antrea.check("t1/a", "t2/b", TCP80).allowed  # same org
+    index = Service(generic, []).index()
+    assert index["cni"] == "generic" and index["policies"] == 0 and index["warnings"] == 1
 
 
 def test_namespace_events_re_split_relative_peers(tmp_path: Path) -> None:
