@@ -74,7 +74,8 @@ def command(folder: Path, out_file: Path) -> list[str]:
 
 
 def parse_conns(text: str) -> Conns:
-    """``All connections`` / ``{protocols:TCP, UDP,dst_ports:53,9000-9100}`` groups → ranges."""
+    """``All connections`` / ``{protocols:TCP, UDP,dst_ports:53,9000-9100}`` groups / ``All but
+    {...}`` (everything except the groups) → ranges per protocol."""
     text = text.strip()
     if text == "All connections":
         return dict.fromkeys(("TCP", "UDP", "SCTP"), ALL_PORTS)
@@ -83,9 +84,21 @@ def parse_conns(text: str) -> Conns:
         protocols, ports = _group(group)
         for proto in protocols:
             out.setdefault(proto, []).extend(ports)
-    if text.startswith("All but"):
-        raise ValueError(f"complement form not supported: {text!r}")
+    if text.startswith("All but"):  # every connection except the groups listed
+        return {p: _complement(out.get(p, [])) for p in ("TCP", "UDP", "SCTP")}
     return {p: tuple(r) for p, r in out.items()}
+
+
+def _complement(ranges: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """The ports of 1-65535 in none of ``ranges``."""
+    out, low = [], 1
+    for start, end in sorted(ranges):
+        if start > low:
+            out.append((low, start - 1))
+        low = max(low, end + 1)
+    if low <= 65535:
+        out.append((low, 65535))
+    return tuple(out)
 
 
 def _group(group: str) -> tuple[list[str], list[tuple[int, int]]]:

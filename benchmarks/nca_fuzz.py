@@ -8,11 +8,19 @@ different numbers (or protocols) on different pods, and namespaces without objec
 cluster stays inside what NCA 2.1 reads like upstream (``nca.py``): no ipBlock contains a pod
 IP, and no ``Exists``/``DoesNotExist`` in a peer's podSelector next to a namespaceSelector.
 
+With ``--calico`` the policies are Calico ``projectcalico.org/v3`` NetworkPolicies and
+GlobalNetworkPolicies in the default tier (selector expressions, ``order``, Allow/Deny/Pass,
+``types`` given or inferred, protocols, ports, ``notPorts``, ``notProtocol``, named ports,
+namespace selectors, ``notSelector`` next to a namespaceSelector, external ``nets``), answered
+with ``--cni calico``. NCA reads one thing differently there: a lone ``notSelector`` in a
+namespaced policy's rule, which Calico limits to the policy's namespace (libcalico-go
+updateprocessors/rules.go) and NCA does not; it is never generated.
+
 For each seed it writes the cluster, runs ``kubefence matrix -o json`` and NCA's per-pair map,
 and compares the allowed (src, dst, port, protocol) tuples at kubefence's probes. Disagreeing
 clusters are kept under ``benchmarks/.data/fuzz/`` with the differing tuples.
 
-Usage: ``python benchmarks/nca_fuzz.py [--seeds 1-40] [--pods 12] [--policies 6]``.
+Usage: ``python benchmarks/nca_fuzz.py [--seeds 1-40] [--pods 12] [--policies 6] [--calico]``.
 """
 
 from __future__ import annotations
@@ -55,6 +63,17 @@ PORTS = (
     (9090, "UDP", "metrics"),
 )
 EXTERNAL = ("203.0.113.0/24", "198.51.100.0/24", "192.0.2.0/24", "0.0.0.0/0")
+CALICO_SELECTORS = (
+    "all()",
+    "app == 'web'",
+    "has(tier)",
+    "!has(env)",
+    "app in {'web', 'api'}",
+    "tier != 'front'",
+    "app == 'db' && env == 'prod'",
+    "app == 'api' || tier == 'back'",
+)
+CALICO_NS_SELECTORS = ("all()", "team == 'red'", "env == 'prod'", "has(team)", "!has(env)")
 
 
 class Cluster:
@@ -198,19 +217,93 @@ class Cluster:
         generate._dump(folder / "policies.yaml", self.policies())
 
 
-def check(seed: int, pods: int, policies: int, keep: Path) -> dict[str, Any]:
-    folder = keep / f"seed-{seed}"
+class CalicoCluster(Cluster):
+    """The same cluster, every namespace an object, with Calico policies (see the module)."""
+
+    def __init__(self, seed: int, pods: int, policies: int) -> None:
+        super().__init__(seed, pods, policies)
+        self.with_object = list(NAMESPACES)
+
+    def _entity(self) -> Obj:
+        rng = self.rng
+        entity: Obj = {}
+        roll = rng.random()
+        if roll < 0.4:
+            entity["selector"] = rng.choice(CALICO_SELECTORS)
+        if rng.random() < 0.3:
+            entity["namespaceSelector"] = rng.choice(CALICO_NS_SELECTORS)
+            if "selector" in entity and rng.random() < 0.25:
+                entity["notSelector"] = entity.pop("selector")
+        if roll > 0.85:
+            entity = {"nets": [rng.choice(EXTERNAL[:2])]}
+        return entity
+
+    def _calico_rule(self, egress: bool) -> Obj:
+        rng = self.rng
+        rule: Obj = {"action": rng.choice(["Allow", "Allow", "Deny", "Pass"])}
+        dst: Obj = {}
+        if rng.random() < 0.6:
+            rule["protocol"] = rng.choice(["TCP", "UDP", "SCTP"])
+            if rng.random() < 0.6:
+                dst["ports"] = rng.sample([80, 443, 53, "8000:9000", 5432, "http", "dns"], rng.randint(1, 2))
+            elif rng.random() < 0.3:
+                dst["notPorts"] = [rng.choice([80, 443, 53, "8000:9000"])]
+        elif rng.random() < 0.15:
+            rule["notProtocol"] = rng.choice(["TCP", "UDP"])
+        other = self._entity()
+        if egress:
+            dst.update(other)
+        elif other:
+            rule["source"] = other
+        if not egress and rng.random() < 0.2:
+            dst["selector"] = rng.choice(CALICO_SELECTORS)
+        if dst:
+            rule["destination"] = dst
+        return rule
+
+    def policies(self) -> list[Obj]:
+        out = []
+        rng = self.rng
+        for k in range(self.policy_count):
+            glob = rng.random() < 0.3
+            spec: Obj = {}
+            if rng.random() < 0.85 or glob:
+                spec["selector"] = rng.choice(CALICO_SELECTORS)
+            if glob and rng.random() < 0.4:
+                spec["namespaceSelector"] = rng.choice(CALICO_NS_SELECTORS)
+            if rng.random() < 0.7:
+                spec["order"] = rng.choice([10, 100, 500, 1000])
+            types = rng.choice([None, ["Ingress"], ["Ingress", "Egress"], ["Egress"]])
+            ingress = [self._calico_rule(False) for _ in range(rng.randint(0, 2))]
+            egress = [self._calico_rule(True) for _ in range(rng.randint(0, 2))]
+            if types is not None:
+                spec["types"] = types
+            if ingress and (types is None or "Ingress" in types):
+                spec["ingress"] = ingress
+            if egress and (types is None or "Egress" in types):
+                spec["egress"] = egress
+            meta: Obj = {"name": f"cp-{k}"}
+            if not glob:
+                meta["namespace"] = rng.choice(NAMESPACES)
+            kind = "GlobalNetworkPolicy" if glob else "NetworkPolicy"
+            out.append({"apiVersion": "projectcalico.org/v3", "kind": kind, "metadata": meta, "spec": spec})
+        return out
+
+
+def check(seed: int, pods: int, policies: int, keep: Path, calico: bool = False) -> dict[str, Any]:
+    folder = keep / f"{'calico-' if calico else ''}seed-{seed}"
     shutil.rmtree(folder, ignore_errors=True)
     cluster = folder / "cluster"
-    Cluster(seed, pods, policies).write(cluster)
+    (CalicoCluster if calico else Cluster)(seed, pods, policies).write(cluster)
     ours = folder / "kubefence.json"
+    cmd = [kubefence(), "matrix", str(cluster), "-o", "json", *(["--cni", "calico"] if calico else [])]
     with ours.open("w") as out:
-        done = subprocess.run([kubefence(), "matrix", str(cluster), "-o", "json"], stdout=out, check=False)
+        done = subprocess.run(cmd, stdout=out, stderr=subprocess.DEVNULL, check=False)
     if done.returncode not in (0, 1):
         return {"seed": seed, "error": f"kubefence exited {done.returncode}"}
     theirs = folder / "nca.txt"
-    cmd = [c for c in nca.command(cluster, theirs) if "nodes.yaml" not in c]
-    run = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    nca_cmd = [c for c in nca.command(cluster, theirs) if "nodes.yaml" not in c]
+    run = subprocess.run(nca_cmd, capture_output=True, text=True, check=False)
     if not theirs.exists():
         return {"seed": seed, "error": f"nca exited {run.returncode}: {run.stderr[-300:]}"}
     result = compare(ours, theirs)
@@ -230,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=_seeds, default=_seeds("1-40"))
     parser.add_argument("--pods", type=int, default=12)
     parser.add_argument("--policies", type=int, default=6)
+    parser.add_argument("--calico", action="store_true", help="Calico policies, answered with --cni calico")
     args = parser.parse_args(argv)
     if not nca.ensure_installed(DATA / "nca-install.log"):
         print("network-config-analyzer could not be installed", file=sys.stderr)
@@ -237,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     keep = DATA / "fuzz"
     bad = 0
     for seed in args.seeds:
-        result = check(seed, args.pods, args.policies, keep)
+        result = check(seed, args.pods, args.policies, keep, args.calico)
         if not result.get("equal"):
             bad += 1
             print(json.dumps(result), flush=True)
