@@ -114,7 +114,8 @@ def matrix(paths: Sequence[str], ports: Sequence[str], output: str, verbose: boo
     elif output == "counts":
         print(json.dumps(export.counts_doc(m, probes)))
     elif output == "classes":
-        json.dump(export.classes_doc(m, warning_texts(workspace)), sys.stdout, separators=(",", ":"))
+        # dumps, not dump: only the one-shot encoder is the C one (json.dump is pure Python).
+        sys.stdout.write(json.dumps(export.classes_doc(m, warning_texts(workspace)), separators=(",", ":")))
         sys.stdout.write("\n")
     elif output == "csv":
         with _progress(m, probes, passes=1) as tick:

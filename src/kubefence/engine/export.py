@@ -38,6 +38,8 @@ def classes_doc(matrix: ReachabilityMatrix, warnings: Sequence[str] = ()) -> dic
     to a pod of that node, whose connections differ from their classes' (NetworkPolicy always
     lets a node in to its own pods): ``[from endpoint, to endpoint, k]``.
     """
+    import numpy as np
+
     keys = [e.key for e in matrix.universe.endpoints]
     table = matrix.table
     index: dict[object, int] = {}
@@ -49,13 +51,16 @@ def classes_doc(matrix: ReachabilityMatrix, warnings: Sequence[str] = ()) -> dic
             sets.append(conns.to_json())
         return index[conns]
 
-    allowed = []
-    ids = table.ids
-    for cs in range(matrix.class_count):
-        row = ids[cs].tolist()
-        for cd, k in enumerate(row):
-            if table.sets[k]:
-                allowed.append([cs, cd, set_id(table.sets[k])])
+    # Sets are numbered once per table entry, not per class pair, in the order the pairs
+    # (row-major: source class, then destination class) first use them.
+    nonempty = np.array([bool(conns) for conns in table.sets], dtype=bool)
+    cs, cd = np.nonzero(nonempty[table.ids])
+    entries = table.ids[cs, cd]
+    used, first = np.unique(entries, return_index=True)
+    numbered = np.full(len(table.sets), -1, dtype=np.int64)
+    for k in used[np.argsort(first)].tolist():
+        numbered[k] = set_id(table.sets[k])
+    allowed = np.stack([cs, cd, numbered[entries]], axis=1).tolist()
     local = [[keys[s], keys[d], set_id(c)] for s, d, c in matrix.node_local_exceptions()]
     classes = [
         {"id": c, "size": len(members), "members": [keys[i] for i in members]}
