@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -44,6 +45,7 @@ def load(paths: Sequence[str], verbose: bool, quiet_warnings: bool = False) -> W
         raise fail("no input: give one or more files or folders, or '-' for standard input")
     with loading() as progress:
         workspace = load_workspace(paths, sys.stdin, progress)
+    gc.freeze()  # what was loaded lives until the command ends: later collections skip it
     for d in workspace.diagnostics:
         if d.is_error or (d.severity is Severity.WARNING and not quiet_warnings) or verbose:
             _print(d)
