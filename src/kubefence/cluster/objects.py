@@ -20,7 +20,7 @@ from kubefence.ir.selectors import Labels, LabelSelector
 
 if TYPE_CHECKING:
     from kubefence.dialects.loader import Document
-    from kubefence.ir.addresses import IPAddress
+    from kubefence.ir.addresses import IPAddress, IPNetwork
 
 __all__ = ["CLUSTER_KINDS", "WORKLOAD_KINDS", "ObjectResult", "Workload", "parse_object"]
 
@@ -72,6 +72,13 @@ def _namespace(r: FieldReader) -> ClusterObject | None:
 
 def _node(r: FieldReader) -> ClusterObject | None:
     name, _, labels = _meta(r, namespaced=False)
+    spec = r.mapping(r.doc.data, "spec", "spec") or {}
+    cidrs: list[IPNetwork | None] = []
+    if spec.get("podCIDR") is not None:
+        cidrs += [r.cidr(spec["podCIDR"], "spec.podCIDR", r.line(spec, "podCIDR"))]
+    listed = r.sequence(spec, "podCIDRs", "spec.podCIDRs") or []
+    cidrs += [r.cidr(text, f"spec.podCIDRs[{i}]", r.line(listed, i)) for i, text in enumerate(listed)]
+    pod_cidrs = tuple(dict.fromkeys(c for c in cidrs if c is not None))
     status = r.mapping(r.doc.data, "status", "status") or {}
     seq = r.sequence(status, "addresses", "status.addresses")
     addresses: list[IPAddress] = []
@@ -81,7 +88,7 @@ def _node(r: FieldReader) -> ClusterObject | None:
             ip = _ip(r, text, f"{path}.address", r.line(item, "address"))
             if ip is not None and ip not in addresses:
                 addresses.append(ip)
-    return Node(name, labels, tuple(addresses), r.source()) if name else None
+    return Node(name, labels, tuple(addresses), r.source(), pod_cidrs) if name else None
 
 
 def _service(r: FieldReader) -> ClusterObject | None:

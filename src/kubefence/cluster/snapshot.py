@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from kubefence.ir.addresses import IPAddress
+from kubefence.ir.addresses import IPAddress, IPNetwork
 from kubefence.ir.ports import ContainerPort
 from kubefence.ir.provenance import Source
 from kubefence.ir.selectors import Labels
@@ -32,12 +32,14 @@ class Namespace:
 
 @dataclass(frozen=True, slots=True)
 class Node:
-    """A node: its labels and the addresses from ``status.addresses``."""
+    """A node: its labels, the addresses from ``status.addresses`` and the ranges its pods'
+    addresses come from (``spec.podCIDR`` / ``spec.podCIDRs``)."""
 
     name: str
     labels: Labels
     addresses: tuple[IPAddress, ...]
     source: Source | None = None
+    pod_cidrs: tuple[IPNetwork, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

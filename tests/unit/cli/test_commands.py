@@ -265,7 +265,7 @@ def test_workloads_expand_and_host_network(runner: CliRunner, tmp_path: Path) ->
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["to"] == "kube-system/agent"
-    assert "ConfigMap shop/settings" in result.stderr and "198.18.0." in result.stderr
+    assert "ConfigMap shop/settings" in result.stderr and "10.244.0." in result.stderr
     doc = json.loads(invoke(runner, "matrix", str(path), "--port", "80", "-o", "json").stdout)
     assert doc["endpoints"] == ["shop/web", "shop/nightly", "kube-system/agent"]
 
