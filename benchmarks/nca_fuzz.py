@@ -4,7 +4,8 @@
 realistic cluster rarely has: selectors with every ``matchExpressions`` operator, empty and
 absent selectors, ``policyTypes`` given or inferred, empty and absent ``from``/``to`` and
 ``ports``, numeric, named and range ports over TCP, UDP and SCTP, a named port that means
-different numbers (or protocols) on different pods, and namespaces without objects. Every
+different numbers (or protocols) on different pods, namespaces without objects, and pods
+without ``status.podIP`` (whose addresses kubefence makes up). Every
 cluster stays inside what NCA 2.1 reads like upstream (``nca.py``): no ipBlock contains a pod
 IP, and no ``Exists``/``DoesNotExist`` in a peer's podSelector next to a namespaceSelector.
 
@@ -114,6 +115,8 @@ class Cluster:
             pod = generate._pod(f"pod-{k}", ns, self._labels(LABELS, 0.6), ports, "node-1", ip)
             if ns == "default" and self.rng.random() < 0.5:
                 del pod["metadata"]["namespace"]
+            if self.rng.random() < 0.3:  # no address: kubefence makes one up (a private one)
+                del pod["status"]
             out.append(pod)
         return out
 
