@@ -132,12 +132,17 @@ class Service:
         self.engine = engine
         self.load_warnings = warnings
         self.lock = threading.Lock()
+        self._warnings: tuple[int, list[str]] | None = None
 
     @property
     def warnings(self) -> list[str]:
-        """The ``warnings`` of check and matrix answers: loading's, then the profile's now."""
-        found = [str(d) for d in self.engine.warnings if d.severity is Severity.WARNING]
-        return list(dict.fromkeys([*self.load_warnings, *found]))  # linking's are in both
+        """The ``warnings`` of check and matrix answers: loading's, then the profile's now
+        (rendered once per revision)."""
+        if self._warnings is None or self._warnings[0] != self.engine.revision:
+            found = [str(d) for d in self.engine.warnings if d.severity is Severity.WARNING]
+            texts = list(dict.fromkeys([*self.load_warnings, *found]))  # linking's are in both
+            self._warnings = (self.engine.revision, texts)
+        return self._warnings[1]
 
     def index(self) -> dict[str, Any]:
         enforcement = self.engine.enforcement
