@@ -188,7 +188,9 @@ def matrix(
 )
 def serve(
     paths: Paths,
-    port: Annotated[int, typer.Option("--port", help="TCP port to listen on (0: any free port).")] = 8181,
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="TCP port to listen on (0: any free port).")
+    ] = 8181,
     host: Annotated[str, typer.Option("--host", help="Address to bind; loopback by default.")] = "127.0.0.1",
     verbose: Verbose = False,
     cni: CniName = "generic",

@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from kubefence.cli.consoles import stderr
-from kubefence.cli.inputs import load, warning_texts
+from kubefence.cli.inputs import fail, load, warning_texts
 from kubefence.cluster.objects import CLUSTER_KINDS, Workload, parse_object
 from kubefence.cluster.snapshot import Namespace, Node, Pod
 from kubefence.dialects.loader import describe, load_text
@@ -295,7 +295,10 @@ def run_server(
     engine.matrix()
     gc.collect()
     gc.freeze()  # the loaded snapshot lives as long as the server: keep it out of GC scans
-    server = make_server(Service(engine, warning_texts(workspace)), host, port)
+    try:
+        server = make_server(Service(engine, warning_texts(workspace)), host, port)
+    except OSError as e:  # the port is taken, the address is not this machine's, ...
+        raise fail(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
     stderr().print(
         f"kubefence serving {len(workspace.snapshot.pods)} pods on http://{host}:{server.server_port}/ "
         f"as {enforcement.profile.spec} enforces the policies"

@@ -361,3 +361,16 @@ def test_demo_manifests_are_clean() -> None:
 
     workspace = load_workspace([demo_path()])
     assert not workspace.errors and not workspace.warnings
+
+
+def test_serve_on_a_taken_port_exits_2(runner: CliRunner) -> None:
+    """A port another process listens on is an error with the address, not a traceback."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = invoke(runner, "serve", str(demo_path()), "--port", str(port))
+    assert result.exit_code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
