@@ -2,9 +2,12 @@
 
 Two endpoints are in one class when the policies cannot tell them apart (see ``ClassModel``).
 Each direction is computed once per subject key and cell of remote classes (``DirectionCells``);
-the class × class table of connection sets is assembled from those with numpy, so a pair of
-endpoints is a look-up and whole-matrix answers (counts, class matrices, streamed verdicts) are
-array operations over classes, never loops over pod pairs.
+the class × class table of connection sets is assembled from those, so a pair of endpoints is
+a look-up and whole-matrix answers (counts, class matrices, streamed verdicts) are operations
+over classes, never loops over pod pairs. Large tables are numpy arrays; a table of at most
+``SMALL_TABLE`` classes is built and counted with plain lists, because importing numpy costs a
+short-lived process more than such a table does (about 75 ms against a few), and becomes an
+array only when an array operation (streamed verdicts, the class export, events) asks for one.
 
 The one relation no class carries is "ingress from the subject's own node" (always allowed by
 NetworkPolicy): it only concerns remotes at a node's address (host-network pods, node IPs),
@@ -27,11 +30,15 @@ if TYPE_CHECKING:
     from kubefence.engine.probes import Probe
     from kubefence.engine.resolve import Resolution
 
-__all__ = ["ClassTable", "ReachabilityMatrix", "Verdicts"]
+__all__ = ["SMALL_TABLE", "ClassTable", "ReachabilityMatrix", "Verdicts"]
 
 # Grow the previous class table while new classes are at most 1/_GROW_LIMIT of all classes:
 # each costs a row and a column of look-ups, against every subject's cells for a rebuild.
 _GROW_LIMIT = 8
+
+# Up to this many classes the table is built with lists: n² Python steps (a few ms at 128)
+# cost less than importing numpy in a fresh process (tens of ms).
+SMALL_TABLE = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +67,22 @@ class ClassTable:
     AND, and the intersections themselves are only computed when a caller asks for ``sets``.
     """
 
-    def __init__(self, model: ClassModel, egress: DirectionCells, ingress: DirectionCells) -> None:
-        """Assemble the table from both directions' cells (computing those not yet memoised)."""
-        import numpy as np
-
+    def __init__(
+        self, model: ClassModel, egress: DirectionCells, ingress: DirectionCells, small: int | None = None
+    ) -> None:
+        """Assemble the table from both directions' cells (computing those not yet memoised);
+        with lists when there are at most ``small`` (default ``SMALL_TABLE``) classes, else
+        with numpy."""
         n = model.count
         interned: dict[int, int] = {}
         self.base: list[ConnectionSet] = []
+        if n <= (SMALL_TABLE if small is None else small):
+            e_lists = self._list_rows(egress, n, interned)
+            i_lists = self._list_rows(ingress, n, interned)
+            self._number_lists(e_lists, i_lists)
+            return
+        import numpy as np
+
         e_rows = self._rows(np, egress, n, interned)
         i_rows = self._rows(np, ingress, n, interned)
         self._number(np, e_rows, i_rows.T)
@@ -81,9 +97,76 @@ class ClassTable:
         present[code.ravel()] = True
         used = np.flatnonzero(present)
         number = np.cumsum(present, dtype=np.int32) - 1
-        self.ids = number[code]
-        self.egress_of, self.ingress_of = used // size, used % size
+        self._ids: Any = number[code]
+        self._egress_of: Any = used // size
+        self._ingress_of: Any = used % size
         self._sets: list[ConnectionSet] | None = None
+
+    def _number_lists(self, e_lists: list[list[int]], i_lists: list[list[int]]) -> None:
+        """``_number`` with lists: ``e_lists[cs][cd]`` egress at cs toward cd, ``i_lists[cd][cs]``
+        ingress at cd from cs. Entries are numbered in the same order (by combination code)."""
+        size = len(self.base)
+        codes = [
+            [e * size + i for e, i in zip(e_row, column, strict=True)]
+            for e_row, column in zip(e_lists, zip(*i_lists, strict=True), strict=True)
+        ]
+        used = sorted({code for row in codes for code in row})
+        number = {code: k for k, code in enumerate(used)}
+        self._ids = [[number[code] for code in row] for row in codes]
+        self._egress_of = [code // size for code in used]
+        self._ingress_of = [code % size for code in used]
+        self._sets = None
+
+    def _list_rows(self, side: DirectionCells, n: int, interned: dict[int, int]) -> list[list[int]]:
+        """``_rows`` with lists."""
+        by_key: dict[object, list[int]] = {}
+        rows: list[list[int]] = []
+        for c in range(n):
+            key = side.key(c)
+            row = by_key.get(key)
+            if row is None:
+                row = by_key[key] = [0] * n
+                for cell in side.cells(c):
+                    k = self._intern(cell.allowed, interned)
+                    bits = cell.classes
+                    while bits:
+                        low = bits & -bits
+                        row[low.bit_length() - 1] = k
+                        bits ^= low
+            rows.append(row)
+        return rows
+
+    @property
+    def ids(self) -> Any:
+        """``ids[cs, cd]`` as a numpy array (made from the lists of a small table on first use)."""
+        if isinstance(self._ids, list):
+            import numpy as np
+
+            self._ids = np.asarray(self._ids, dtype=np.int32).reshape(len(self._ids), len(self._ids))
+        return self._ids
+
+    @property
+    def egress_of(self) -> Any:
+        """``egress_of[entry]``: the entry's egress answer, an index into ``base`` (numpy)."""
+        if isinstance(self._egress_of, list):
+            import numpy as np
+
+            self._egress_of = np.asarray(self._egress_of, dtype=np.int64)
+        return self._egress_of
+
+    @property
+    def ingress_of(self) -> Any:
+        """``ingress_of[entry]``: the entry's ingress answer, an index into ``base`` (numpy)."""
+        if isinstance(self._ingress_of, list):
+            import numpy as np
+
+            self._ingress_of = np.asarray(self._ingress_of, dtype=np.int64)
+        return self._ingress_of
+
+    def entry(self, cs: int, cd: int) -> int:
+        """The entry of class pair (cs, cd), whichever form the table has."""
+        ids = self._ids
+        return ids[cs][cd] if isinstance(ids, list) else int(ids[cs, cd])
 
     @classmethod
     def grown(
@@ -155,8 +238,8 @@ class ClassTable:
     def remapped(self, old_class: Any) -> ClassTable:
         """The same answers for a renumbering of the classes: new class c is ``old_class[c]``."""
         table = object.__new__(ClassTable)
-        table.base, table.egress_of, table.ingress_of = self.base, self.egress_of, self.ingress_of
-        table.ids = self.ids[old_class[:, None], old_class[None, :]]
+        table.base, table._egress_of, table._ingress_of = self.base, self.egress_of, self.ingress_of
+        table._ids = self.ids[old_class[:, None], old_class[None, :]]
         table._sets = self._sets
         return table
 
@@ -165,9 +248,39 @@ class ClassTable:
         """``sets[k]``: the connections of table entry k (egress ∩ ingress)."""
         if self._sets is None:
             base = self.base
-            pairs = zip(self.egress_of.tolist(), self.ingress_of.tolist(), strict=True)
+            pairs = zip(_as_list(self._egress_of), _as_list(self._ingress_of), strict=True)
             self._sets = [base[e] & base[i] for e, i in pairs]
         return self._sets
+
+    def hits(self, probes: Sequence[Probe]) -> Any:
+        """``hits[entry]``: how many of ``probes`` the entry's set allows (a list for a small
+        table, else a numpy array)."""
+        if not isinstance(self._ids, list):
+            return self.allowed_table(probes).sum(axis=1)
+        masks = [
+            sum(1 << p for p, probe in enumerate(probes) if conns.contains(probe.protocol, probe.port))
+            for conns in self.base
+        ]
+        pairs = zip(self._egress_of, self._ingress_of, strict=True)
+        return [(masks[e] & masks[i]).bit_count() for e, i in pairs]
+
+    def weighted(self, sizes: Sequence[int], hits: Any) -> int:
+        """Σ over class pairs (cs, cd) of hits[entry] × the ordered pairs of distinct members
+        (``sizes[cs]·sizes[cd]``, less ``sizes[cs]`` when cs = cd)."""
+        ids = self._ids
+        if not isinstance(ids, list):
+            import numpy as np
+
+            counts = np.array(sizes, dtype=np.int64)
+            weights = np.outer(counts, counts)
+            weights[np.diag_indices_from(weights)] -= counts
+            per_entry = np.bincount(ids.ravel(), weights=weights.ravel(), minlength=len(hits))
+            return round(float(per_entry @ hits))
+        total = 0
+        for cs, row in enumerate(ids):
+            across = sum(size * hits[k] for size, k in zip(sizes, row, strict=True))
+            total += sizes[cs] * (across - hits[row[cs]])
+        return total
 
     def allowed_table(self, probes: Sequence[Probe]) -> Any:
         """``table[entry, probe index]``: does the entry's set contain the probe."""
@@ -292,7 +405,7 @@ class ReachabilityMatrix:
         at the address of the node cd's member runs on)."""
         if not local:
             table = self.table
-            return table.sets[int(table.ids[cs, cd])]
+            return table.sets[table.entry(cs, cd)]
         key = (cs, cd)
         if key not in self._local:
             egress = self._egress.value(cs, cd)
@@ -316,15 +429,9 @@ class ReachabilityMatrix:
 
     def counts(self, probes: Sequence[Probe]) -> tuple[int, int]:
         """(allowed, denied) over every ordered pair of distinct endpoints × probes."""
-        import numpy as np
-
         table, n = self.table, len(self.universe)
-        sizes = np.array(self.model.sizes, dtype=np.int64)
-        weights = np.outer(sizes, sizes)
-        weights[np.diag_indices_from(weights)] -= sizes
-        per_set = np.bincount(table.ids.ravel(), weights=weights.ravel(), minlength=len(table.sets))
-        hits = table.allowed_table(probes).sum(axis=1)
-        allowed = round(float(per_set @ hits)) + self._local_correction(probes, hits)
+        hits = table.hits(probes)
+        allowed = table.weighted(self.model.sizes, hits) + self._local_correction(probes, hits)
         return allowed, n * (n - 1) * len(probes) - allowed
 
     def _local_correction(self, probes: Sequence[Probe], hits: Any) -> int:
@@ -340,7 +447,7 @@ class ReachabilityMatrix:
             for cd, count in on_node.items():
                 key = (content[cs], content[cd])
                 if key not in per_pair:
-                    away = int(hits[self.table.ids[cs, cd]])
+                    away = int(hits[self.table.entry(cs, cd)])
                     per_pair[key] = self._pair_delta(cs, cd, probes, away)
                 delta += count * per_pair[key]
         return delta
@@ -401,6 +508,10 @@ class ReachabilityMatrix:
                     row = (keys[src], keys[dst], probe.port, probe.protocol.value)
                     (allowed if mask[j, p] else denied).append(row)
         return Verdicts(tuple(allowed), tuple(denied))
+
+
+def _as_list(values: Any) -> list[int]:
+    return values if isinstance(values, list) else values.tolist()
 
 
 def _hits(conns: ConnectionSet, probes: Sequence[Probe]) -> int:
