@@ -12,6 +12,7 @@ import typer
 from kubefence.cli import analyze
 from kubefence.cli.enforce import register as register_enforcement
 from kubefence.cli.exitcodes import ExitCode
+from kubefence.cli.helptext import reflow_commands
 from kubefence.cli.inputs import fail, parse_dns, profile_of
 from kubefence.cli.lab import lab_app
 from kubefence.ir.l7 import HTTPRequest
@@ -21,8 +22,10 @@ __all__ = ["app", "main"]
 app = typer.Typer(
     name="kubefence",
     help="Kubernetes network policies, exactly: who can reach whom, and which rule decided.\n\n"
-    "Reads manifests from files, folders or '-' (stdin): Namespaces, Pods, Nodes, workloads, "
-    "NetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy and ClusterNetworkPolicy.",
+    "Reads manifests from files, folders or '-' (stdin): Namespaces, Pods, Nodes, Services and "
+    "workloads; NetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy and "
+    "ClusterNetworkPolicy; Calico (projectcalico.org/v3), Cilium (cilium.io/v2) and Antrea "
+    "(crd.antrea.io) policies with their tiers, groups and network sets.",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode="rich",
@@ -50,8 +53,9 @@ Dns = Annotated[
     list[str] | None,
     typer.Option(
         "--dns",
-        help="What DNS answers, for FQDN rules: NAME=IP[,IP] (repeatable) or a YAML/JSON file of "
-        "name: [ips]. Without it, FQDN rules match no address and are reported as depending on DNS.",
+        help="What DNS answers, for FQDN rules: NAME=IP[,IP] (repeatable) or a YAML/JSON file that "
+        "maps each name to a list of IPs. Without it, FQDN rules match no address and are reported "
+        "as depending on DNS.",
     ),
 ]
 
@@ -266,6 +270,7 @@ def demo() -> None:
 
 register_enforcement(app)
 app.add_typer(lab_app, name="lab")
+reflow_commands(app)
 
 
 def main() -> None:
