@@ -1,5 +1,5 @@
 """``python -m kubefence``: the command line."""
 
-from kubefence.cli.app import main
+from kubefence.cli.entry import main
 
 main()
