@@ -14,7 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from kubefence.dialects.base import ParseResult
 from kubefence.dialects.cilium_rules import SECTIONS, RuleReader
-from kubefence.dialects.cilium_selectors import NODE_SOURCES, POD_SOURCES, read_endpoint_selector
+from kubefence.dialects.cilium_selectors import (
+    NAMESPACE_KEY,
+    NODE_SOURCES,
+    POD_SOURCES,
+    read_endpoint_selector,
+)
 from kubefence.dialects.fields import FieldReader
 from kubefence.ir.model import Direction, LabelView, PodSelection, Policy, Tier, TierKind
 from kubefence.ir.selectors import LabelSelector
@@ -105,6 +110,15 @@ class _Parser:
 
     def part(self, number: int, path: str, spec: Mapping[str, Any], line: int) -> Policy | None:
         self.r.known(spec, _RULE_FIELDS, path)
+        if not any(isinstance(spec.get(key), list) and spec[key] for key, _, _ in SECTIONS):
+            self.r.error(
+                path,
+                "a rule must have at least one of ingress, ingressDeny, egress and egressDeny with "
+                "an entry (write ingress: [{}] for a default deny): Cilium rejects the policy "
+                "(status Valid=False) and enforces none of it",
+                line,
+                "missing-field",
+            )
         subject = self.subject(spec, path, line)
         rules = RuleReader(self.r, self.namespace).all_rules(spec, path)
         directions = frozenset(d for key, d, _ in SECTIONS if isinstance(spec.get(key), list) and spec[key])
@@ -172,7 +186,29 @@ class _Parser:
             return None
         if self.namespace is None:
             return PodSelection(selector.selector, namespace_selector=LabelSelector(), view=LabelView.CNI)
-        return PodSelection(selector.selector, namespace=self.namespace, view=LabelView.CNI)
+        return PodSelection(
+            self.own_namespace(spec, selector.selector, where), namespace=self.namespace, view=LabelView.CNI
+        )
+
+    def own_namespace(self, spec: Mapping[str, Any], selector: LabelSelector, path: str) -> LabelSelector:
+        """A CiliumNetworkPolicy's endpointSelector always selects in the policy's namespace:
+        the agent sets ``k8s:io.kubernetes.pod.namespace`` to it, replacing the value the user
+        gave under that key (pkg/k8s/apis/cilium.io/utils ``ParseToCiliumRule``, "removing
+        illegal namespace match"). The same key without the ``k8s:`` prefix is ANDed instead."""
+        raw = spec["endpointSelector"].get("matchLabels")
+        key = f"k8s:{NAMESPACE_KEY}"
+        if not isinstance(raw, dict) or key not in raw or NAMESPACE_KEY in raw:
+            return selector
+        if raw[key] != self.namespace:
+            self.r.warn(
+                f"{path}.matchLabels.{key}",
+                f"a {CNP} only selects pods of its own namespace: Cilium replaces "
+                f"{raw[key]!r} by {self.namespace!r}",
+                self.r.line(raw, key),
+                "namespace-replaced",
+            )
+        kept = tuple((k, v) for k, v in selector.match_labels if k != NAMESPACE_KEY)
+        return LabelSelector(kept, selector.match_expressions)
 
     def host_policy(self, path: str, line: int) -> None:
         if self.kind == CNP:

@@ -1,8 +1,13 @@
 """The L3 part of a Cilium rule → IR peers (semantics reference §4.2, §4.4–§4.6, §4.8, §4.9).
 
-The L3 fields of one rule are alternatives: their peers are unioned. A field that is present
-with an empty list selects nothing but still counts as "an L3 field" (§4.4, trap 22): only a
-rule with no L3 field at all falls back to "every peer" (when it has ports) or "nothing".
+One rule may use only one L3 field with entries: Cilium's agent rejects a rule that combines
+two ("combining FromEndpoints and FromEntities is not supported yet", pkg/policy/api
+rule_validation.go ``IngressCommonRule.Validate``), so kubefence reports it as an error. A
+field that is present with an empty list selects nothing and still counts as "an L3 field"
+(§4.4, trap 22); an empty ``Endpoints``/``Nodes``/``Entities``/``CIDR``/``CIDRSet`` list makes
+the whole rule select nothing even beside another field's entries (pkg/k8s/apis/cilium.io/utils
+``mergeEndpointSelectors``). Only a rule with no L3 field at all falls back to "every peer"
+(when it has ports) or "nothing".
 """
 
 from __future__ import annotations
@@ -65,6 +70,8 @@ _FQDN_PATTERN = re.compile(r"^[-a-zA-Z0-9_*]+(\.[-a-zA-Z0-9_*]+)*\.?$")
 # L3 field stems; ``Requires`` only narrows the other fields and is not one of them.
 _COMMON = ("Endpoints", "Entities", "CIDR", "CIDRSet", "Nodes", "Groups")
 _EGRESS_ONLY = ("Services",)
+# Fields whose explicit empty list makes the whole rule select nothing (mergeEndpointSelectors).
+_EMPTY_SELECTS_NOTHING = ("Endpoints", "Nodes", "Entities", "CIDR", "CIDRSet")
 _WHO = {Direction.INGRESS: "from", Direction.EGRESS: "to"}
 
 
@@ -99,10 +106,12 @@ class PeerReader:
         fields = [f for f in l3_fields(direction, deny) if not f.endswith("Requires")]
         present = [f for f in fields if item.get(f) is not None]
         self.requires(item, f"{who}Requires", path)
-        self.fqdn_alone(item, present, path)
+        self.one_field(item, present, path)
         peers: list[Peer] = []
         for field in present:
             peers.extend(self.field(item, field, field[len(who) :], f"{path}.{field}"))
+        if any(item[f] == [] for f in present if f[len(who) :] in _EMPTY_SELECTS_NOTHING):
+            return L3(True, ())
         return L3(bool(present), tuple(peers))
 
     def field(self, item: Mapping[str, Any], field: str, stem: str, path: str) -> list[Peer]:
@@ -137,14 +146,18 @@ class PeerReader:
                 self.r.line(item, field),
             )
 
-    def fqdn_alone(self, item: Mapping[str, Any], present: list[str], path: str) -> None:
-        others = [f for f in present if f != "toFQDNs" and item.get(f)]
-        if item.get("toFQDNs") and others:
+    def one_field(self, item: Mapping[str, Any], present: list[str], path: str) -> None:
+        """At most one L3 field with entries per rule: Cilium rejects the policy otherwise."""
+        used = [f for f in present if item.get(f)]
+        if len(used) > 1:
+            second = used[1]
             self.r.error(
-                f"{path}.toFQDNs",
-                f"toFQDNs cannot be combined with other L3 fields in one rule ({', '.join(others)})",
-                self.r.line(item, "toFQDNs"),
-                "fqdn-combined",
+                f"{path}.{second}",
+                f"{used[0]} and {second} cannot be combined in one rule: Cilium rejects the policy "
+                '("combining ... is not supported yet") and enforces none of it; write them as '
+                "separate rules",
+                self.r.line(item, second),
+                "l3-combined",
             )
 
     # -- selectors -------------------------------------------------------------------------
@@ -259,7 +272,11 @@ class PeerReader:
                 continue
             excepts = self.r.sequence(item, "except", f"{p_path}.except") or []
             lines = [self.r.line(excepts, j) for j in range(len(excepts))]
-            block = self.r.ip_block(item["cidr"], excepts, p_path, self.r.line(item, "cidr"), lines)
+            # Cilium accepts an except equal to the cidr (CIDRRule.Validate only rejects a
+            # shorter prefix or one outside): the entry then matches nothing.
+            block = self.r.ip_block(
+                item["cidr"], excepts, p_path, self.r.line(item, "cidr"), lines, strict=False
+            )
             if block is not None:
                 out.append(ExternalBlockPeer(block))
         return out

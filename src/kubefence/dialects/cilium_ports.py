@@ -1,8 +1,14 @@
 """The L4 part of a Cilium rule: ``toPorts`` and ``icmps`` → IR ports (semantics reference §4.7).
 
-``protocol`` absent or ``ANY`` is TCP, UDP and SCTP; ``port`` absent or ``"0"`` is every port;
-a port name takes the protocol of the container port when the protocol is ``ANY``. ICMP is
-matched by ``icmps`` only, by type, which kubefence does not model (every type matches).
+``protocol`` absent or ``ANY`` is TCP, UDP and SCTP; ``port`` ``"0"`` is every port and an
+absent ``port`` is an error (the agent rejects it: "port must be specified", pkg/policy/api
+rule_validation.go ``PortProtocol.Validate``); a port name takes the protocol of the container
+port when the protocol is ``ANY``. ICMP is matched by ``icmps`` only, by type, which kubefence
+does not model (every type matches); ``icmps`` and ``toPorts`` may not share a rule.
+
+What the agent's validation rejects in L7 rules is reported as an error too: HTTP, Kafka and
+generic L7 rules on a port whose protocol is not TCP (``ANY`` or absent included) or on port 0,
+DNS rules on ingress and DNS rules on a port range (``PortRule.Validate``).
 
 A rule's ``toPorts`` entries are unioned, but an entry with HTTP rules restricts requests on
 its own ports only; the reader therefore returns *groups*: the entries without L7 rules (and
@@ -37,6 +43,7 @@ _PROXY_FIELDS = {
 _TRANSPORT = {p.value: p for p in PORT_PROTOCOLS}
 _EXTENDED = ("VRRP", "IGMP")
 _FAMILIES = {"IPv4": Protocol.ICMP, "IPv6": Protocol.ICMPV6}
+_REJECTED = " Cilium rejects the policy and enforces none of it"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +52,13 @@ class PortGroup:
 
     ports: tuple[PortMatch, ...]
     l7: HTTPRule | None = None
+
+
+def _number(raw: Any) -> int:
+    """A port or endPort as a number for the L7 checks (0 when absent or a name)."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    return int(raw) if isinstance(raw, str) and raw.isdigit() else 0
 
 
 def _unique(ports: list[PortMatch]) -> tuple[PortMatch, ...]:
@@ -57,17 +71,29 @@ class PortReader:
     def __init__(self, reader: FieldReader) -> None:
         self.r = reader
 
-    def groups(self, item: Mapping[str, Any], path: str, *, deny: bool) -> list[PortGroup] | None:
+    def groups(
+        self, item: Mapping[str, Any], path: str, *, deny: bool, ingress: bool = True
+    ) -> list[PortGroup] | None:
         """None when the rule has no L4 part (every protocol and port)."""
         to_ports = self.r.sequence(item, "toPorts", f"{path}.toPorts")
         icmps = self.r.sequence(item, "icmps", f"{path}.icmps")
         if not to_ports and not icmps:
             return None
+        if to_ports and icmps:
+            self.r.error(
+                f"{path}.icmps",
+                'icmps and toPorts cannot be combined in one rule: Cilium rejects the policy ("the '
+                'ICMPs block may only be present without ToPorts"); write them as separate rules',
+                self.r.line(item, "icmps"),
+                "icmps-with-toports",
+            )
         plain: list[PortMatch] = []
         has_plain = bool(icmps)
         l7_groups: list[PortGroup] = []
         for _, e_path, entry in self.r.items(to_ports, f"{path}.toPorts"):
             ports = self.entry_ports(entry, e_path, deny)
+            if not deny:
+                self.check_l7(entry, e_path, ingress)
             l7 = None if deny else read_l7(self.r, entry, e_path)
             if l7 is None:
                 plain.extend(ports)
@@ -103,6 +129,37 @@ class PortReader:
             out.extend(self.port(item, p_path))
         return out
 
+    def check_l7(self, entry: Mapping[str, Any], path: str, ingress: bool) -> None:
+        """What the agent rejects in an entry's L7 rules (errors: the policy is not enforced)."""
+        rules, ports = entry.get("rules"), entry.get("ports")
+        if not isinstance(rules, dict) or not isinstance(ports, list):
+            return
+        kinds = [k for k in ("http", "kafka", "dns", "l7") if isinstance(rules.get(k), list) and rules[k]]
+        line = self.r.line(entry, "rules")
+        items = [(i, p) for i, p in enumerate(ports) if isinstance(p, dict)]
+        if "dns" in kinds:
+            if ingress:
+                self.r.error(f"{path}.rules.dns", f"DNS rules are not allowed on ingress:{_REJECTED}", line)
+            for i, port in items:
+                if _number(port.get("port")) < _number(port.get("endPort")):
+                    where = f"{path}.ports[{i}].endPort"
+                    self.r.error(where, f"DNS rules do not support port ranges:{_REJECTED}", line)
+        elif kinds:
+            for i, port in items:
+                self.check_l7_port(port, f"{path}.ports[{i}]", kinds[0], line)
+
+    def check_l7_port(self, port: Mapping[str, Any], path: str, kind: str, line: int) -> None:
+        protocol = port.get("protocol", "ANY")
+        if protocol != "TCP":
+            self.r.error(
+                f"{path}.protocol",
+                f"{kind} rules can only apply to TCP (not {protocol}; an absent protocol is ANY):{_REJECTED}",
+                self.r.line(port, "protocol") if "protocol" in port else line,
+                "l7-not-tcp",
+            )
+        if str(port.get("port")).isdigit() and _number(port.get("port")) == 0:
+            self.r.error(f"{path}.port", f"L7 rules cannot be used on port 0:{_REJECTED}", line)
+
     # -- one port --------------------------------------------------------------------------
     def port(self, item: Mapping[str, Any], path: str) -> list[PortMatch]:
         self.r.known(item, ("port", "endPort", "protocol"), path)
@@ -136,9 +193,16 @@ class PortReader:
         return [PortRange(p, number, end or number) for p in protocols]
 
     def number(self, raw: Any, path: str, line: int) -> int | None:
-        """The port number of ``port`` (0 when absent), validated to 0..65535."""
+        """The port number of ``port``, validated to 0..65535 (an absent port is an error)."""
         if raw is None:
-            return MIN_PORT
+            self.r.error(
+                path,
+                'port must be specified (write "0" for every port): Cilium rejects the policy and '
+                "enforces none of it",
+                line,
+                "missing-field",
+            )
+            return None
         if isinstance(raw, int) and not isinstance(raw, bool):
             self.r.warn(
                 path,

@@ -62,7 +62,7 @@ class RuleReader:
         self.r.known(item, (*l3_fields(direction, deny), *extra), path)
         self.authentication(item, path)
         l3 = self.peers.read(item, path, direction, deny)
-        groups = self.ports.groups(item, path, deny=deny)
+        groups = self.ports.groups(item, path, deny=deny, ingress=direction is Direction.INGRESS)
         peers: tuple[Peer, ...] = l3.peers
         if not l3.present:
             peers = (AnyPeer(),) if groups is not None else ()

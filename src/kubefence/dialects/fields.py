@@ -297,9 +297,10 @@ class FieldReader:
         return net
 
     def ip_block(
-        self, cidr: Any, excepts: list[Any], path: str, line: int, lines: list[int]
+        self, cidr: Any, excepts: list[Any], path: str, line: int, lines: list[int], strict: bool = True
     ) -> IPBlock | None:
-        """``cidr`` minus ``except``: each exception must be a strict subset of the block."""
+        """``cidr`` minus ``except``: each exception must be a strict subset of the block (a
+        subset, the block itself included, when not ``strict``)."""
         net = self.cidr(cidr, f"{path}.cidr", line)
         if net is None:
             return None
@@ -309,8 +310,9 @@ class FieldReader:
             sub = self.cidr(text, where, at)
             if sub is None:
                 continue
-            if sub.version != net.version or not sub.subnet_of(net) or sub == net:  # type: ignore[arg-type]
-                self.error(where, f"{sub} is not a strict subset of cidr {net}", at, "except-outside-cidr")
+            if sub.version != net.version or not sub.subnet_of(net) or (strict and sub == net):  # type: ignore[arg-type]
+                what = "a strict subset" if strict else "inside"
+                self.error(where, f"{sub} is not {what} cidr {net}", at, "except-outside-cidr")
                 continue
             out.append(sub)
         return IPBlock(net, tuple(out))

@@ -346,7 +346,7 @@ def test_bad_input_exit_2_with_location(
 def test_unknown_fields_warn_and_other_dialects_are_reported(runner: CliRunner, tmp_path: Path) -> None:
     cilium = (
         "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\n"
-        "metadata: {name: c, namespace: x}\nspec: {endpointSelector: {}}\n"
+        "metadata: {name: c, namespace: x}\nspec: {endpointSelector: {}, ingress: [{}]}\n"
     )
     odd = DENY_ALL.replace("{podSelector: {}}", "{podSelector: {}, podSelectr: {}}")
     result = invoke(runner, "matrix", str(cluster(tmp_path, odd, cilium)), "--port", "80", "-o", "json")

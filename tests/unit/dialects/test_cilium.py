@@ -204,11 +204,11 @@ def test_ccnp_subject_and_peers_span_all_namespaces() -> None:
 
 def test_cnp_subject_is_namespace_local_and_default_namespace() -> None:
     """§4.5: the CNP endpointSelector always gets the policy's namespace."""
-    assert policy(SEL).subject == PodSelection(
+    assert policy(SEL + "ingress: [{}]").subject == PodSelection(
         LabelSelector.of({"app": "a"}), namespace="ns", view=LabelView.CNI
     )
     head = "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: p}\nspec:\n"
-    assert policy(SEL, head).namespace == "default"
+    assert policy(SEL + "ingress: [{}]", head).namespace == "default"
 
 
 def test_deny_rules_and_indices() -> None:
@@ -270,20 +270,74 @@ def test_reserved_labels_in_peer_selectors_are_entities() -> None:
     assert p.rules[0].peers == (EntityPeer(Entity.WORLD),)
 
 
-def test_l3_peers_union() -> None:
-    """§4.2/§4.8/§4.9: the L3 fields of one rule are alternatives."""
+def test_l3_fields_one_per_rule() -> None:
+    """§4.2/§4.8/§4.9: each L3 field's entries are alternatives; one field per rule."""
     p = policy(
-        SEL + "egress:\n- toCIDR: [192.0.2.0/24]\n  toCIDRSet: [{cidr: 10.0.0.0/8, except: [10.1.0.0/16]}]\n"
-        "  toNodes: [{matchLabels: {'node:role': edge}}]\n  toEntities: [world]\n"
+        SEL + "egress:\n- toCIDR: [192.0.2.0/24]\n- toCIDRSet: [{cidr: 10.0.0.0/8, except: [10.1.0.0/16]}]\n"
+        "- toNodes: [{matchLabels: {'node:role': edge}}]\n- toEntities: [world]\n"
         "- toFQDNs: [{matchName: API.Example.com}, {matchPattern: '*.example.org'}]\n"
     )
-    assert set(p.rules[0].peers) == {
-        ExternalBlockPeer(IPBlock(ip_network("192.0.2.0/24"))),
-        ExternalBlockPeer(IPBlock(ip_network("10.0.0.0/8"), (ip_network("10.1.0.0/16"),))),
-        EntityPeer(Entity.WORLD),
-        NodePeer(LabelSelector.of({"role": "edge"})),
-    }
-    assert p.rules[1].peers == (FQDNPeer("api.example.com"), FQDNPeer("*.example.org"))
+    assert [r.peers for r in p.rules] == [
+        (ExternalBlockPeer(IPBlock(ip_network("192.0.2.0/24"))),),
+        (ExternalBlockPeer(IPBlock(ip_network("10.0.0.0/8"), (ip_network("10.1.0.0/16"),))),),
+        (NodePeer(LabelSelector.of({"role": "edge"})),),
+        (EntityPeer(Entity.WORLD),),
+        (FQDNPeer("api.example.com"), FQDNPeer("*.example.org")),
+    ]
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "{fromEndpoints: [{}], fromEntities: [world]}",
+        "{fromCIDR: [10.0.0.0/8], fromCIDRSet: [{cidr: 10.0.0.0/8}]}",
+        "{fromEntities: [world], fromNodes: [{}]}",
+    ],
+)
+def test_two_l3_fields_in_one_rule_are_rejected(rule: str) -> None:
+    """Cilium's agent rejects a rule with entries in two L3 fields ("combining FromEndpoints and
+    FromEntities is not supported yet": cilium/cilium pkg/policy/api/rule_validation.go,
+    ``IngressCommonRule.Validate``); the policy enforces nothing, so this is an input error."""
+    result = parse(CNP, SEL + f"ingress: [{rule}]")
+    assert result.policies == ()
+    assert [d.code for d in result.diagnostics if d.is_error] == ["l3-combined"]
+
+
+def test_an_empty_l3_list_makes_the_rule_select_nothing() -> None:
+    """An explicit empty fromEndpoints/fromEntities/fromCIDR/fromCIDRSet/fromNodes list makes the
+    whole rule select no peer, even beside another field's entries (cilium/cilium
+    pkg/k8s/apis/cilium.io/utils/utils.go ``mergeEndpointSelectors``: "Explicitly check for empty
+    non-nil slices, it should not result in any identity being selected")."""
+    p = policy(SEL + "ingress: [{fromEndpoints: [], fromEntities: [world]}]")
+    assert p.rules[0].peers == ()
+    assert Direction.INGRESS in p.isolates
+    kept = policy(SEL + "egress: [{toFQDNs: [], toEntities: [world]}]")  # not in that check
+    assert kept.rules[0].peers == (EntityPeer(Entity.WORLD),)
+
+
+def test_a_rule_without_sections_is_rejected() -> None:
+    """ "rule must have at least one of Ingress, IngressDeny, Egress, EgressDeny"
+    (cilium/cilium pkg/policy/api/rule_validation.go ``Rule.Validate``): the policy is
+    Valid=False and enforces nothing; ``ingress: []`` does not count."""
+    for spec in (SEL, SEL + "ingress: []", SEL + "enableDefaultDeny: {ingress: true}"):
+        result = parse(CNP, spec)
+        assert result.policies == () and any(d.code == "missing-field" for d in result.diagnostics)
+
+
+def test_cnp_subject_namespace_is_replaced_by_the_policys() -> None:
+    """Cilium sets ``k8s:io.kubernetes.pod.namespace`` of a CNP's endpointSelector to the policy's
+    namespace, replacing the user's value ("removing illegal namespace match":
+    cilium/cilium pkg/k8s/apis/cilium.io/utils/utils.go ``ParseToCiliumRule``)."""
+    spec = "endpointSelector: {matchLabels: {'k8s:io.kubernetes.pod.namespace': y, app: a}}\ningress: [{}]"
+    result = parse(CNP, spec)
+    assert result.policies[0].subject == PodSelection(
+        LabelSelector.of({"app": "a"}), namespace="ns", view=LabelView.CNI
+    )
+    assert any(d.code == "namespace-replaced" for d in result.diagnostics)
+    bare = "endpointSelector: {matchLabels: {io.kubernetes.pod.namespace: y}}\ningress: [{}]"
+    assert parse(CNP, bare).policies[0].subject.pod_selector == LabelSelector.of(
+        {"io.kubernetes.pod.namespace": "y"}
+    )
 
 
 @pytest.mark.parametrize(
@@ -306,7 +360,10 @@ def test_unmodelled_peers_match_nothing_and_warn(rule: str, fragment: str) -> No
     [
         pytest.param(CCNP, "nodeSelector: {}\ningress: [{}]", "host policies", id="host-policy"),
         pytest.param(
-            CNP, "endpointSelector: {matchLabels: {'reserved:host': ''}}", "non-pod", id="reserved-subject"
+            CNP,
+            "endpointSelector: {matchLabels: {'reserved:host': ''}}\ningress: [{}]",
+            "non-pod",
+            id="reserved-subject",
         ),
     ],
 )
@@ -324,10 +381,11 @@ def test_spec_and_specs_are_parts() -> None:
         CNP
         + "  "
         + SEL
-        + "specs:\n- {endpointSelector: {}, egress: [{}]}\n- {nodeSelector: {}}\n"
+        + "  egressDeny: [{toEntities: [world]}]\n"
+        + "specs:\n- {endpointSelector: {}, egress: [{}]}\n- {nodeSelector: {}, ingress: [{}]}\n"
         + ("- {endpointSelector: {}, ingress: [{}]}\n")
     )
     loaded = load_text(text.replace("CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy"), "c.yaml")
     policies = CiliumDialect().parse(loaded.documents[0]).policies
     assert [p.part for p in policies] == [0, 1, 3]
-    assert [p.directions for p in policies] == [frozenset(), {Direction.EGRESS}, {Direction.INGRESS}]
+    assert [p.directions for p in policies] == [{Direction.EGRESS}, {Direction.EGRESS}, {Direction.INGRESS}]

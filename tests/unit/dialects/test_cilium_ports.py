@@ -4,6 +4,7 @@ reference; cilium/cilium pkg/policy/api l4.go, l7.go, http.go, rule_validation.g
 from __future__ import annotations
 
 import textwrap
+from ipaddress import ip_address
 
 import pytest
 
@@ -47,7 +48,6 @@ def tcp_udp_sctp(start: int, end: int) -> tuple[PortRange, ...]:
         pytest.param(
             "{port: '0', protocol: UDP}", (PortRange(Protocol.UDP, 0, MAX_PORT),), id="zero-all-ports"
         ),
-        pytest.param("{protocol: TCP}", (PortRange(Protocol.TCP, 0, MAX_PORT),), id="absent-all-ports"),
         pytest.param(
             "{port: '8000', endPort: 8080, protocol: TCP}", (PortRange(Protocol.TCP, 8000, 8080),), id="range"
         ),
@@ -62,7 +62,7 @@ def tcp_udp_sctp(start: int, end: int) -> tuple[PortRange, ...]:
     ],
 )
 def test_port_forms(port: str, expected: tuple[object, ...]) -> None:
-    """§4.4/§4.7: protocol absent = ANY = TCP+UDP+SCTP (trap 3); port absent or "0" = all ports;
+    """§4.4/§4.7: protocol absent = ANY = TCP+UDP+SCTP (trap 3); port "0" = all ports;
     names are resolved per pod with the rule's protocol (any protocol for ANY)."""
     assert ports_of(port) == expected
 
@@ -71,17 +71,13 @@ def test_several_entries_and_icmps_are_unioned() -> None:
     """§4.7: toPorts entries are alternatives; icmps add ICMP (every type: types not modelled)."""
     result = parse(
         SEL + "egress: [{toPorts: [{ports: [{port: '53', protocol: UDP}]}, {ports: [{port: '53', "
-        "protocol: UDP}, {port: '443', protocol: TCP}]}], icmps: [{fields: [{type: 8}, "
+        "protocol: UDP}, {port: '443', protocol: TCP}]}]}, {icmps: [{fields: [{type: 8}, "
         "{family: IPv6, type: EchoRequest}]}]}]"
     )
-    (rule,) = result.policies[0].rules
-    assert rule.peers == (AnyPeer(),)
-    assert rule.ports == (
-        PortRange(Protocol.UDP, 53, 53),
-        PortRange(Protocol.TCP, 443, 443),
-        PortRange(Protocol.ICMP),
-        PortRange(Protocol.ICMPV6),
-    )
+    ports, icmps = result.policies[0].rules
+    assert ports.peers == icmps.peers == (AnyPeer(),)
+    assert ports.ports == (PortRange(Protocol.UDP, 53, 53), PortRange(Protocol.TCP, 443, 443))
+    assert icmps.ports == (PortRange(Protocol.ICMP), PortRange(Protocol.ICMPV6))
     assert sum(d.code == "not-modelled" for d in result.diagnostics) == 2
 
 
@@ -137,9 +133,12 @@ def test_http_headers() -> None:
 )
 def test_unevaluated_l7_is_an_l4_allow(l7: str, severity: Severity, code: str) -> None:
     """§4.9: DNS and Kafka rules are read as L4 allows, with a diagnostic saying so."""
-    result = parse(SEL + f"egress: [{{toPorts: [{{ports: [{{port: '53', protocol: UDP}}], rules: {l7}}}]}}]")
+    proto = "UDP" if "dns" in l7 else "TCP"  # Kafka, like HTTP, is TCP only
+    result = parse(
+        SEL + f"egress: [{{toPorts: [{{ports: [{{port: '53', protocol: {proto}}}], rules: {l7}}}]}}]"
+    )
     (rule,) = result.policies[0].rules
-    assert rule.l7 is None and rule.ports == (PortRange(Protocol.UDP, 53, 53),)
+    assert rule.l7 is None and rule.ports == (PortRange(Protocol(proto), 53, 53),)
     assert any(d.severity is severity and d.code == code for d in result.diagnostics)
 
 
@@ -169,8 +168,53 @@ def test_server_names_warn() -> None:
         pytest.param(
             SEL + "ingress: [{fromCIDRSet: [{cidr: 10.0.0.0/8, except: [11.0.0.0/16]}]}]",
             "spec.ingress[0].fromCIDRSet[0].except[0]",
-            "not a strict subset",
+            "is not inside",
             id="except",
+        ),
+        pytest.param(
+            SEL + "ingress: [{toPorts: [{ports: [{protocol: TCP}]}]}]",
+            "spec.ingress[0].toPorts[0].ports[0].port",
+            "port must be specified",
+            id="port-absent",
+        ),
+        pytest.param(
+            SEL + "ingress: [{toPorts: [{ports: [{port: '80'}]}], icmps: [{fields: [{type: 8}]}]}]",
+            "spec.ingress[0].icmps",
+            "icmps and toPorts cannot be combined",
+            id="icmps-with-toports",
+        ),
+        pytest.param(
+            SEL + "ingress: [{toPorts: [{ports: [{port: '80'}], rules: {http: [{method: GET}]}}]}]",
+            "spec.ingress[0].toPorts[0].ports[0].protocol",
+            "only apply to TCP (not ANY",
+            id="http-on-any",
+        ),
+        pytest.param(
+            SEL + "ingress: [{toPorts: [{ports: [{port: '80', protocol: UDP}], rules: {http: [{}]}}]}]",
+            "spec.ingress[0].toPorts[0].ports[0].protocol",
+            "only apply to TCP (not UDP",
+            id="http-on-udp",
+        ),
+        pytest.param(
+            SEL + "ingress: [{toPorts: [{ports: [{port: '0', protocol: TCP}], rules: {http: [{}]}}]}]",
+            "spec.ingress[0].toPorts[0].ports[0].port",
+            "port 0",
+            id="http-on-port-0",
+        ),
+        pytest.param(
+            SEL
+            + "ingress: [{toPorts: [{ports: [{port: '53', protocol: UDP}], "
+            "rules: {dns: [{matchName: a}]}}]}]",
+            "spec.ingress[0].toPorts[0].rules.dns",
+            "not allowed on ingress",
+            id="dns-on-ingress",
+        ),
+        pytest.param(
+            SEL + "egress: [{toPorts: [{ports: [{port: '53', endPort: 60, protocol: UDP}], "
+            "rules: {dns: [{matchName: a}]}}]}]",
+            "spec.egress[0].toPorts[0].ports[0].endPort",
+            "port ranges",
+            id="dns-port-range",
         ),
         pytest.param(
             SEL + "ingress: [{toPorts: [{ports: [{port: '70000'}]}]}]",
@@ -279,3 +323,13 @@ def test_deny_rules_have_no_l7() -> None:
     (rule,) = result.policies[0].rules
     assert rule.l7 is None and rule.peers == (AnyPeer(),)
     assert [d.code for d in result.diagnostics] == ["unknown-field"]
+
+
+def test_an_except_equal_to_the_cidr_empties_the_entry() -> None:
+    """Cilium only rejects an except with a shorter prefix or outside the cidr
+    (cilium/cilium pkg/policy/api/rule_validation.go ``CIDRRule.Validate``: ``prefix.Bits() >
+    except.Bits() || !prefix.Contains(...)``); an equal one is valid and matches nothing."""
+    result = parse(SEL + "ingress: [{fromCIDRSet: [{cidr: 10.0.0.0/8, except: [10.0.0.0/8]}]}]")
+    assert not any(d.is_error for d in result.diagnostics)
+    (peer,) = result.policies[0].rules[0].peers
+    assert not peer.block.contains(ip_address("10.1.2.3"))  # type: ignore[attr-defined]
