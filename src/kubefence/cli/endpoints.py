@@ -43,6 +43,14 @@ def _by_ip(universe: Universe, ip: IPAddress) -> int | None:
 
 
 def _unknown(universe: Universe, name: str, flag: str) -> typer.Exit:
+    ip = Universe.parse_ip(name)
+    if ip is not None:  # a pod's other address (dual-stack): answers use each pod's first one
+        owner = next((e for e in universe.endpoints if e.pod is not None and ip in e.pod.ips), None)
+        if owner is not None:
+            return fail(
+                f"{flag} {name!r} is a second address of pod {owner.key}; kubefence answers for a "
+                f"pod's first address ({owner.ip}): give {flag} {owner.key}"
+            )
     if "/" not in name:
         return fail(f"{flag} {name!r}: expected NAMESPACE/POD, NAMESPACE/WORKLOAD or an IP address")
     close = difflib.get_close_matches(name, list(universe.by_key), n=3)

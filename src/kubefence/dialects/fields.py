@@ -134,6 +134,21 @@ class FieldReader:
         value: str | None = self._typed(parent, key, path, str, "a string", required)
         return value
 
+    def dns_subdomain(
+        self, parent: Mapping[str, Any], key: str, path: str, *, required: bool = False
+    ) -> str | None:
+        """A string that must be a DNS-1123 subdomain (object names such as a NetworkPolicy's:
+        lowercase letters, digits, '-' and '.', at most 253 characters)."""
+        value = self.string(parent, key, path, required=required)
+        if value is not None and (len(value) > 253 or _DNS_SUBDOMAIN.match(value) is None):
+            message = (
+                f"invalid name {value!r}: a DNS-1123 subdomain is lowercase letters, digits, '-' "
+                "and '.', starting and ending with a letter or digit (at most 253 characters)"
+            )
+            self.error(path, message, self.line(parent, key), "invalid-name")
+            return None
+        return value
+
     def integer(
         self, parent: Mapping[str, Any], key: str, path: str, lo: int, hi: int, *, required: bool = False
     ) -> int | None:
@@ -281,13 +296,20 @@ class FieldReader:
         except ValueError:
             self.error(path, f"invalid CIDR {text!r}", line, "bad-cidr")
             return None
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        mapped = net.network_address.ipv4_mapped if isinstance(net, ipaddress.IPv6Network) else None
+        if mapped is not None and net.prefixlen >= 96:
+            # Go's net.IPNet.Contains (what the API server's validation and every CNI use)
+            # reads an IPv4-mapped block as the IPv4 block: To4() of the address, the last
+            # 32 bits of the mask.
+            net4 = ipaddress.IPv4Network((mapped, net.prefixlen - 96))
             self.warn(
                 path,
-                f"{text!r} is an IPv4-mapped IPv6 CIDR; it never matches IPv4 traffic",
+                f"{text!r} is an IPv4-mapped IPv6 CIDR: it is read as {net4}, as Go's net package "
+                "(the API server's and the CNIs') reads it; write the IPv4 form",
                 line,
                 "cidr-mapped",
             )
+            net, address = net4, ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
         if address != net.network_address:
             message = f"{text!r} has bits set beyond the prefix length; it is read as {net}"
             if strict_host_bits:

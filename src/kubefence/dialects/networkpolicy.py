@@ -73,7 +73,9 @@ class _Parser:
     def policy(self) -> Policy | None:
         data = self.r.doc.data
         meta = self.r.mapping(data, "metadata", "metadata", required=True) or {}
-        name = self.r.string(meta, "name", "metadata.name", required=True)
+        # ValidateNetworkPolicyName is NameIsDNSSubdomain (kubernetes/kubernetes
+        # pkg/apis/networking/validation/validation.go).
+        name = self.r.dns_subdomain(meta, "name", "metadata.name", required=True)
         self.namespace = self.r.string(meta, "namespace", "metadata.namespace") or "default"
         spec = self.r.mapping(data, "spec", "spec", required=True)
         if spec is None or name is None:

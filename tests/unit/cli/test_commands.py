@@ -374,3 +374,16 @@ def test_serve_on_a_taken_port_exits_2(runner: CliRunner) -> None:
         result = invoke(runner, "serve", str(demo_path()), "--port", str(port))
     assert result.exit_code == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_a_pods_second_address_is_named_in_the_error(runner: CliRunner, tmp_path: Path) -> None:
+    """A dual-stack pod has one address per family (Pod ``status.podIPs``, the first equal to
+    ``podIP``); answers are for its first one, so its second one points the user to the pod
+    instead of claiming the value is not an IP address."""
+    dual = POD.replace(
+        "status: {podIP: %s}", "status: {podIP: %s, podIPs: [{ip: 10.0.0.9}, {ip: 'fd00::9'}]}"
+    )
+    path = cluster(tmp_path, dual % ("dual", "a", "dual", "10.0.0.9"))
+    result = invoke(runner, "check", str(path), "--from", "b/client", "--to", "fd00::9", "--port", "80")
+    assert result.exit_code == 2
+    assert "second address of pod a/dual" in result.stderr and "--to a/dual" in result.stderr

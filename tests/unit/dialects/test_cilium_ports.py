@@ -202,8 +202,7 @@ def test_server_names_warn() -> None:
             id="http-on-port-0",
         ),
         pytest.param(
-            SEL
-            + "ingress: [{toPorts: [{ports: [{port: '53', protocol: UDP}], "
+            SEL + "ingress: [{toPorts: [{ports: [{port: '53', protocol: UDP}], "
             "rules: {dns: [{matchName: a}]}}]}]",
             "spec.ingress[0].toPorts[0].rules.dns",
             "not allowed on ingress",

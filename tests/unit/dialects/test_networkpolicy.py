@@ -170,3 +170,27 @@ def test_unknown_field_warns() -> None:
 def test_port_names(name: str, ok: bool) -> None:
     """IsValidPortName (k8s.io/apimachinery/pkg/util/validation)."""
     assert valid_port_name(name) is ok
+
+
+@pytest.mark.parametrize("name", ["V_bad", "Upper", "-lead", "trail.", "a" * 254])
+def test_name_must_be_a_dns_subdomain(name: str) -> None:
+    """``ValidateNetworkPolicyName`` is ``NameIsDNSSubdomain`` (kubernetes/kubernetes
+    pkg/apis/networking/validation/validation.go, ``ValidateNetworkPolicy``)."""
+    head = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+    text = head + f"metadata: {{name: {name!r}}}\nspec: {{}}\n"
+    result = NetworkPolicyDialect().parse(load_text(text, "np.yaml").documents[0])
+    assert result.policies == ()
+    assert [d.field for d in result.diagnostics if d.is_error] == ["metadata.name"]
+    ok = text.replace(repr(name), "'allow.web-80'")
+    assert NetworkPolicyDialect().parse(load_text(ok, "np.yaml").documents[0]).policies
+
+
+def test_ipv4_mapped_cidr_is_read_as_the_ipv4_block() -> None:
+    """§0.3: Go's net package reads ``::ffff:10.0.0.0/104`` as 10.0.0.0/8 (``IPNet.Contains``
+    takes ``To4()`` of the address and the last 32 bits of the mask: go/src/net/ip.go
+    ``networkNumberAndMask``), and the API server accepts it while StrictIPCIDRValidation is
+    off; kube-network-policies matches with ``IPNet.Contains``."""
+    result = parse("ingress: [{from: [{ipBlock: {cidr: '::ffff:10.0.0.0/104'}}]}]")
+    (peer,) = result.policies[0].rules[0].peers
+    assert isinstance(peer, IPBlockPeer) and str(peer.block.cidr) == "10.0.0.0/8"
+    assert any(d.code == "cidr-mapped" and "10.0.0.0/8" in d.message for d in result.diagnostics)
