@@ -30,6 +30,8 @@ from kubefence.ir.model import (
 from kubefence.ir.ports import NamedPort, PortMatch, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from kubefence.cluster.snapshot import ClusterSnapshot, Pod
     from kubefence.ir.addresses import IPAddress
 
@@ -131,6 +133,23 @@ def _union_ok(matched: list[Rule], in_tier: list[Policy], d: Direction) -> bool:
     return not any(p.isolates_direction(d) for p in in_tier)
 
 
+def _hits(
+    snap: ClusterSnapshot,
+    rules: Sequence[Rule],
+    remote: Remote,
+    dst: Pod | None,
+    proto: Protocol,
+    port: int,
+    ipblock_pods: bool,
+) -> list[Rule]:
+    return [r for r in rules if peer_ok(snap, r, remote, ipblock_pods) and port_ok(r, dst, proto, port)]
+
+
+def _from_own_node(snap: ClusterSnapshot, d: Direction, subject: Pod, remote: Remote) -> bool:
+    node = _node_of(snap, remote.ip)
+    return d is Direction.INGRESS and node is not None and node == subject.node
+
+
 def direction_ok(
     snap: ClusterSnapshot,
     pols: list[Policy],
@@ -143,16 +162,18 @@ def direction_ok(
     ipblock_pods: bool = True,
 ) -> bool:
     mine = [p for p in pols if d in p.directions and in_selection(snap, p.subject, subject)]
-    node = _node_of(snap, remote.ip)
-    local = d is Direction.INGRESS and node is not None and node == subject.node
+    local = _from_own_node(snap, d, subject, remote)
 
     def hits(p: Policy) -> list[Rule]:
-        return [
-            r
-            for r in p.rules_for(d)
-            if peer_ok(snap, r, remote, ipblock_pods) and port_ok(r, dst, proto, port)
-        ]
+        return _hits(snap, p.rules_for(d), remote, dst, proto, port, ipblock_pods)
 
+    if local and any(p.tier.local_allowed for p in mine):
+        return True  # Antrea: packets from the pod's own node bypass every policy table
+    return _walk_tiers(mine, d, local, hits)
+
+
+def _walk_tiers(mine: list[Policy], d: Direction, local: bool, hits: Callable[[Policy], list[Rule]]) -> bool:
+    """The tiers in order: the first that decides gives the verdict; none: allowed."""
     skip_below = None
     for tier in sorted({p.tier for p in mine}):
         if skip_below is not None and tier.rank < skip_below:

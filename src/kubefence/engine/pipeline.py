@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from kubefence.engine.connset import ConnectionSet
 from kubefence.ir.model import Action, Direction, Policy, Rule, Tier, TierKind
 
-__all__ = ["DirectionQuery", "allowed_connections"]
+__all__ = ["DirectionQuery", "allowed_connections", "local_bypass"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +94,20 @@ def _union(query: DirectionQuery, policies: list[Policy]) -> tuple[ConnectionSet
     return ConnectionSet.all() - denied, denied
 
 
+def local_bypass(direction: Direction, from_local_node: bool, policies: Sequence[Policy]) -> bool:
+    """Ingress from the subject's own node while a policy of a ``local_allowed`` tier (Antrea)
+    selects it: allowed whatever the policies say."""
+    return (
+        direction is Direction.INGRESS
+        and from_local_node
+        and any(p.tier.local_allowed and direction in p.directions for p in policies)
+    )
+
+
 def allowed_connections(query: DirectionQuery) -> ConnectionSet:
     """Everything this direction lets through toward the remote."""
+    if local_bypass(query.direction, query.from_local_node, query.policies):
+        return ConnectionSet.all()
     undecided, allowed = ConnectionSet.all(), ConnectionSet.empty()
     parked: list[tuple[float, ConnectionSet]] = []  # passed on, waiting for a later tier
     for tier, policies in _tiers(query):

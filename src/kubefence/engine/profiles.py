@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from kubefence.engine.tiers import CALICO_BUILTIN_TIERS, CALICO_DEFAULT, CILIUM, antrea_tier, calico_tier
 from kubefence.ir.diagnostics import Diagnostic, Severity
-from kubefence.ir.model import NETWORK_POLICY, Direction, PodSelection, Policy
+from kubefence.ir.model import NETWORK_POLICY, Direction, PodSelection, Policy, TierKind
 from kubefence.ir.ports import MAX_PORT, MIN_PORT, NamedPort, PortMatch, PortRange, Protocol
 from kubefence.ir.provenance import Source
 from kubefence.ir.selectors import LabelSelector
@@ -342,7 +342,7 @@ def apply_profile(
     out: list[Policy] = []
     warnings: list[Diagnostic] = []
     if staged:
-        policies = _applied(policies)
+        policies = _applied(policies, warnings)
     if profile.policy_mode == "never":
         return (), [
             _warning(profile, p.source, "enable-policy=never: no policy is enforced") for p in policies
@@ -360,8 +360,10 @@ def apply_profile(
     return tuple(sorted(out, key=lambda p: p.order_key)), warnings
 
 
-def _applied(policies: Sequence[Policy]) -> list[Policy]:
-    """Staged policies as their live kinds, replacing the live policies they would update."""
+def _applied(policies: Sequence[Policy], notes: list[Diagnostic]) -> list[Policy]:
+    """Staged policies as their live kinds, replacing the live policies they would update. A
+    staged Delete (no directions, dialects/calico.py) removes the live policy and is dropped
+    (libcalico-go .../updateprocessors/stagednetworkpolicyprocessor.go sends no policy for it)."""
     live = []
     for p in policies:
         if p.kind.startswith("Staged"):
@@ -373,7 +375,26 @@ def _applied(policies: Sequence[Policy]) -> list[Policy]:
                 live.append(replace(p, kind=kind))
     replaced = {(q.dialect, q.kind, q.namespace, q.name) for q in live}
     kept = [p for p in policies if not p.kind.startswith("Staged")]
-    return [p for p in kept if (p.dialect, p.kind, p.namespace, p.name) not in replaced] + live
+    notes += [_deleted(q, kept) for q in live if not q.directions]
+    out = [p for p in kept if (p.dialect, p.kind, p.namespace, p.name) not in replaced]
+    return out + [q for q in live if q.directions]
+
+
+def _deleted(staged: Policy, live: Sequence[Policy]) -> Diagnostic:
+    """The note for a staged Delete: which live policy it removes (or that there is none)."""
+    key = (staged.dialect, staged.kind, staged.namespace, staged.name)
+    gone = next((p for p in live if (p.dialect, p.kind, p.namespace, p.name) == key), None)
+    what = f"removes {gone.key}" if gone is not None else f"would remove {staged.key}, which is not given"
+    source = staged.source
+    return Diagnostic(
+        Severity.INFO,
+        "staged",
+        f"--staged: stagedAction Delete {what}",
+        source.file,
+        source.line,
+        None,
+        source.object,
+    )
 
 
 # Cilium with enable-policy=always: every endpoint is default-deny in both directions (§4.3).
@@ -474,6 +495,9 @@ def _antrea_place(policy: Policy) -> Policy:
         return replace(policy, tier=antrea_tier("cluster-network-policy-admin", 220))
     if policy.kind == ANP:
         return replace(policy, tier=antrea_tier("adminnetworkpolicy", 251))
+    if policy.tier.kind is not TierKind.ISOLATING and not policy.tier.local_allowed:
+        # BANP and Baseline CNP: in Antrea's pipeline too, so the node's own traffic bypasses them.
+        return replace(policy, tier=replace(policy.tier, local_allowed=True))
     return policy
 
 

@@ -44,10 +44,13 @@ def calico_tier(name: str, order: float | None, default_action: Action) -> Tier:
 
 def antrea_tier(name: str, priority: float) -> Tier:
     """An Antrea tier. Regular tiers rank before NetworkPolicy (priority / 10, so 50..250 →
-    5..25) and their Pass goes straight to NetworkPolicy (§5.3); the baseline tier ranks after it."""
+    5..25) and their Pass goes straight to NetworkPolicy (§5.3); the baseline tier ranks after it.
+    Traffic from a pod's own node is never dropped by Antrea: locally generated packets bypass
+    the policy tables (docs/antrea-network-policy.md, "Node Selector": traffic from a Node to
+    its Pods "will always be allowed"; docs/design/ovs-pipeline.md IngressSecurityClassifier)."""
     if name == "baseline":
-        return Tier(ANTREA_BASELINE_RANK, name, TierKind.ORDERED)
-    return Tier(priority / 10, name, TierKind.ORDERED, pass_to=NETWORK_POLICY.rank)
+        return Tier(ANTREA_BASELINE_RANK, name, TierKind.ORDERED, local_allowed=True)
+    return Tier(priority / 10, name, TierKind.ORDERED, pass_to=NETWORK_POLICY.rank, local_allowed=True)
 
 
 CALICO_DEFAULT = calico_tier("default", 1e6, Action.DENY)

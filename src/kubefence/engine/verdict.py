@@ -158,6 +158,11 @@ def _direction(walk: _Walk) -> DirectionTrace:
     if not endpoint.managed:
         what = "a host-network pod" if endpoint.pod else "an address outside the cluster's pods"
         return _trace(walk, Verdict.ALLOW, (), f"{endpoint.key} is {what}: no policy governs its {d}")
+    if _from_local_node(walk) and any(
+        p.tier.local_allowed and walk.direction in p.directions for p in _selected(walk)
+    ):
+        why = f"traffic from the pod's own node bypasses {endpoint.key}'s Antrea policies: always allowed"
+        return _trace(walk, Verdict.ALLOW, (), why)
     skip_below: float | None = None
     for tier, policies in _tiers(_selected(walk)):
         if skip_below is not None and tier.rank < skip_below:
