@@ -16,13 +16,14 @@ from kubefence.cluster.snapshot import Namespace, Node, Pod, Service
 from kubefence.dialects.fields import FieldReader
 from kubefence.ir.diagnostics import Diagnostic
 from kubefence.ir.ports import MAX_PORT, ContainerPort
+from kubefence.ir.provenance import Source
 from kubefence.ir.selectors import Labels, LabelSelector
 
 if TYPE_CHECKING:
     from kubefence.dialects.loader import Document
     from kubefence.ir.addresses import IPAddress, IPNetwork
 
-__all__ = ["CLUSTER_KINDS", "WORKLOAD_KINDS", "ObjectResult", "Workload", "parse_object"]
+__all__ = ["CLUSTER_KINDS", "WORKLOAD_KINDS", "ObjectResult", "ServiceAccount", "Workload", "parse_object"]
 
 WORKLOAD_KINDS = frozenset(
     {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob"}
@@ -38,7 +39,18 @@ class Workload:
     selector: LabelSelector | None
 
 
-ClusterObject = Namespace | Pod | Node | Service | Workload
+@dataclass(frozen=True, slots=True)
+class ServiceAccount:
+    """A ServiceAccount (v1): its labels are what Calico's ``serviceAccountSelector`` and
+    ``serviceAccounts.selector`` match, as the pods' ``pcsa.<key>`` labels (``cluster.views``)."""
+
+    namespace: str
+    name: str
+    labels: Labels
+    source: Source | None = None
+
+
+ClusterObject = Namespace | Pod | Node | Service | Workload | ServiceAccount
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +108,11 @@ def _service(r: FieldReader) -> ClusterObject | None:
     spec = r.mapping(r.doc.data, "spec", "spec") or {}
     selector = Labels(r.string_map(spec, "selector", "spec.selector"))
     return Service(namespace, name, selector, (), r.source()) if name else None
+
+
+def _service_account(r: FieldReader) -> ClusterObject | None:
+    name, namespace, labels = _meta(r, namespaced=True)
+    return ServiceAccount(namespace, name, labels, r.source()) if name else None
 
 
 def _pod(r: FieldReader) -> ClusterObject | None:
@@ -209,4 +226,10 @@ def _workload(r: FieldReader) -> ClusterObject | None:
     return Workload(pod, selector)
 
 
-_PARSERS = {"Namespace": _namespace, "Node": _node, "Service": _service, "Pod": _pod}
+_PARSERS = {
+    "Namespace": _namespace,
+    "Node": _node,
+    "Service": _service,
+    "Pod": _pod,
+    "ServiceAccount": _service_account,
+}

@@ -19,10 +19,17 @@ CILIUM_CLUSTER = "default"
 
 
 def cni_pod_labels(
-    labels: Mapping[str, str], namespace: str, ns_labels: Mapping[str, str], service_account: str
+    labels: Mapping[str, str],
+    namespace: str,
+    ns_labels: Mapping[str, str],
+    service_account: str,
+    account_labels: Mapping[str, str] | None = None,
 ) -> Labels:
-    """A pod's labels plus Calico's and Cilium's derived labels."""
-    out = dict(labels)
+    """A pod's labels plus Calico's and Cilium's derived labels. ``account_labels``: the labels
+    of the pod's ServiceAccount, which Calico gives the pod as ``pcsa.<key>``
+    (libcalico-go/lib/backend/k8s/conversion/conversion.go ``ServiceAccountToProfile``)."""
+    out = {f"pcsa.{key}": value for key, value in (account_labels or {}).items()}
+    out.update(labels)
     out.update(
         {
             "projectcalico.org/namespace": namespace,

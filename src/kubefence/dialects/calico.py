@@ -6,7 +6,9 @@ NetworkPolicy and GlobalNetworkPolicy become policies of an ORDERED_DENY tier na
 from the TierDefs). ``order`` is the priority (absent: +inf); ties are broken by Calico v3.32+'s
 ``"<name>/<namespace>/<kind>"`` string. Subjects and rule selectors are Calico selector
 expressions over ``LabelView.CNI``. Staged kinds are parsed and checked like their live kinds
-and keep their own kind name (they are never enforced; the profiles drop them).
+and keep their own kind name (they are never enforced; the profiles drop them). A staged
+``stagedAction: Delete`` has no directions and no rules: applied (``--staged``) it only removes
+the live policy. ``Learn`` / ``Ignore`` (policy-recommendation states) are left out with a warning.
 
 A rule whose local side (ingress: ``destination``, egress: ``source``) carries label criteria
 applies only to some of the selected endpoints. Such rules go to separate policy parts whose
@@ -49,8 +51,18 @@ API_CRD: Final = "crd.projectcalico.org/v1"
 DIALECT: Final = "calico"
 DEFAULT_TIER: Final = "default"
 _TIER_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_TIER_NAME_MAX: Final = 63
+# Tiers whose order and defaultAction Calico v3.32 pins (api/pkg/apis/projectcalico/v3/tier.go).
+_FIXED_TIERS: Final = {
+    "default": (1e6, "Deny"),
+    "kube-admin": (1000.0, "Pass"),
+    "kube-baseline": (1e7, "Pass"),
+}
 _DIRECTIONS: Final = {"Ingress": Direction.INGRESS, "Egress": Direction.EGRESS}
 _STAGED_ACTIONS: Final = ("Set", "Delete", "Learn", "Ignore")
+# Recommendation states (api/pkg/apis/projectcalico/v3/policy_common.go StagedAction): not a
+# change the user staged, so --staged does not apply them.
+_UNAPPLIED_ACTIONS: Final = ("Learn", "Ignore")
 _NP_FIELDS: Final = (
     "tier",
     "order",
@@ -134,16 +146,21 @@ class _PolicyParser:
             return []
         fields = _NP_FIELDS if self.shape.namespaced else _GNP_FIELDS
         self.r.known(spec, (*fields, "stagedAction") if self.shape.staged else fields, "spec")
-        if self.shape.staged:
-            _staged_action(self.r, spec)
+        action = _staged_action(self.r, spec) if self.shape.staged else None
+        if action == "Delete":
+            _check_deletion(self.r, spec, ("stagedAction", "tier", "types"))
         tier = self.tier(spec)
         priority = self.order(spec)
         pods = self.pods(spec)
         subject = self.subject(spec, namespace, pods)
         reader = RuleReader(self.r, namespace)
         rules = {d: reader.rules(spec, d) for d in Direction}
-        directions = self.types(spec)
+        # A staged Delete has no types (clientv3 clears them): it only removes the live policy.
+        directions = frozenset() if action == "Delete" else self.types(spec)
         if not self.shape.namespaced and self.host_options(spec, directions):
+            return []
+        if action in _UNAPPLIED_ACTIONS:
+            _warn_unapplied(self.r, spec, self.shape.kind, action)
             return []
         base = Policy(
             kind=self.shape.kind,
@@ -283,15 +300,46 @@ def _split(base: Policy, pods: Expr, rules: Mapping[Direction, list[CalicoRule]]
     return parts
 
 
-def _staged_action(r: FieldReader, spec: Mapping[str, Any]) -> None:
-    action = r.string(spec, "stagedAction", "spec.stagedAction")
-    if action is not None and action not in _STAGED_ACTIONS:
+def _staged_action(r: FieldReader, spec: Mapping[str, Any]) -> str:
+    """``spec.stagedAction`` (absent: Set)."""
+    action = r.string(spec, "stagedAction", "spec.stagedAction") or "Set"
+    if action not in _STAGED_ACTIONS:
         r.error(
             "spec.stagedAction",
             f"unsupported value {action!r} (expected {', '.join(_STAGED_ACTIONS)})",
             r.line(spec, "stagedAction"),
             "unsupported-value",
         )
+    return action
+
+
+def _check_deletion(r: FieldReader, spec: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    """A staged Delete carries no policy: every other spec field must be zero
+    (libcalico-go/lib/validator/v3/validator.go ``validateStagedNetworkPolicy``: "Spec fields,
+    except Tier, should all be zero-value if stagedAction is Delete")."""
+    for key, value in spec.items():
+        if key not in allowed and not _zero(value):
+            r.error(
+                f"spec.{key}",
+                "must be empty when stagedAction is Delete (a staged Delete only removes the live policy)",
+                r.line(spec, key),
+            )
+
+
+def _zero(value: Any) -> bool:
+    """Whether a decoded field is Go's zero value: null, "", false or {} (a zero struct); 0 is
+    not (``order`` is a pointer) and neither is [] (an empty, non-nil slice)."""
+    return value is None or value is False or (isinstance(value, str | dict) and not value)
+
+
+def _warn_unapplied(r: FieldReader, spec: Mapping[str, Any], kind: str, action: str) -> None:
+    r.warn(
+        "spec.stagedAction",
+        f"stagedAction {action} marks a policy recommendation (learning or ignored), not a change "
+        f"to apply: this {kind} is left out, also with --staged, and the live policy stays",
+        r.line(spec, "stagedAction"),
+        "staged",
+    )
 
 
 def _staged_kubernetes(doc: Document) -> ParseResult:
@@ -299,8 +347,13 @@ def _staged_kubernetes(doc: Document) -> ParseResult:
     ``stagedAction``; read by the NetworkPolicy dialect, then renamed to the staged kind."""
     reader = FieldReader(doc, DIALECT)
     spec = doc.data.get("spec")
+    action = "Set"
     if isinstance(spec, LocatedMap) and "stagedAction" in spec:
-        _staged_action(reader, spec)
+        action = _staged_action(reader, spec)
+        if action == "Delete":
+            _check_deletion(reader, spec, ("stagedAction",))
+        elif action in _UNAPPLIED_ACTIONS:
+            _warn_unapplied(reader, spec, "StagedKubernetesNetworkPolicy", action)
         bare = LocatedMap(
             {k: v for k, v in spec.items() if k != "stagedAction"}, line=spec.line, key_lines=spec.key_lines
         )
@@ -308,13 +361,13 @@ def _staged_kubernetes(doc: Document) -> ParseResult:
         doc = Document(data, doc.file, doc.line)
     result = NetworkPolicyDialect().parse(doc)
     diagnostics = (*reader.diagnostics, *result.diagnostics)
-    if reader.failed or not result.policies:
+    if reader.failed or not result.policies or action in _UNAPPLIED_ACTIONS:
         return ParseResult((), diagnostics)
-    policies = tuple(_restaged(p) for p in result.policies)
+    policies = tuple(_restaged(p, deletion=action == "Delete") for p in result.policies)
     return ParseResult(policies, diagnostics)
 
 
-def _restaged(policy: Policy) -> Policy:
+def _restaged(policy: Policy, *, deletion: bool) -> Policy:
     def calico(rule: Rule) -> Rule:
         return replace(rule, source=replace(rule.source, dialect=DIALECT))
 
@@ -323,6 +376,7 @@ def _restaged(policy: Policy) -> Policy:
         kind="StagedKubernetesNetworkPolicy",
         source=replace(policy.source, dialect=DIALECT),
         rules=tuple(calico(r) for r in policy.rules),
+        directions=frozenset() if deletion else policy.directions,
     )
 
 
@@ -351,8 +405,44 @@ def _tier(r: FieldReader) -> list[Definition]:
         )
     if name is None:
         return []
+    _check_tier_name(r, meta, name)
+    _check_builtin_tier(r, spec, name, order, text)
     action = Action.PASS if text == "Pass" else Action.DENY
     return [TierDef(DIALECT, name, float(order) if order is not None else None, action, r.source())]
+
+
+def _check_tier_name(r: FieldReader, meta: Mapping[str, Any], name: str) -> None:
+    """A tier name is one DNS-1123 label of at most 63 characters, without dots
+    (libcalico-go/lib/validator/v3/validator.go ``validateTier``, ``tierNameRegex``)."""
+    if len(name) > _TIER_NAME_MAX or not _TIER_NAME.match(name):
+        r.error(
+            "metadata.name",
+            f"invalid tier name {name!r}: at most {_TIER_NAME_MAX} lower case alphanumeric characters "
+            "or '-', starting and ending with an alphanumeric character",
+            r.line(meta, "name"),
+        )
+
+
+def _check_builtin_tier(
+    r: FieldReader, spec: Mapping[str, Any], name: str, order: float | None, action: str
+) -> None:
+    """The built-in tiers' order and defaultAction are fixed (api/pkg/apis/projectcalico/v3/tier.go
+    CEL rules: "The 'default' tier must have default action 'Deny'", "default tier order must be
+    1000000", likewise kube-admin 1000/Pass and kube-baseline 10000000/Pass); an absent order is
+    refused too, an absent defaultAction is defaulted to Deny first."""
+    fixed = _FIXED_TIERS.get(name)
+    if fixed is None:
+        return
+    want_order, want_action = fixed
+    if order != want_order and (order is not None or "order" not in spec):  # else already reported
+        got = "absent" if order is None else repr(order)
+        r.error("spec.order", f"{name} tier order must be {want_order:.0f}, got {got}", r.line(spec, "order"))
+    if action != want_action and action in ("Deny", "Pass"):
+        r.error(
+            "spec.defaultAction",
+            f"the {name!r} tier must have default action {want_action!r}, got {action!r}",
+            r.line(spec, "defaultAction"),
+        )
 
 
 def _network_set(r: FieldReader, *, namespaced: bool) -> list[Definition]:

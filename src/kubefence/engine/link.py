@@ -8,10 +8,13 @@ Nothing here sees the cluster; references that name nothing are warnings and mat
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from kubefence.dialects.base import GROUP_SUBJECT, Definition, GroupDef, NetworkSetDef, TierDef
+from kubefence.dialects.calico_entity import NS_PREFIX
+from kubefence.dialects.calico_selector import prefix_keys
 from kubefence.engine.tiers import (
     ANTREA_STATIC_TIERS,
     CALICO_BUILTIN_TIERS,
@@ -21,7 +24,7 @@ from kubefence.engine.tiers import (
 )
 from kubefence.ir.addresses import IPBlock
 from kubefence.ir.diagnostics import Diagnostic, Severity
-from kubefence.ir.expressions import Global
+from kubefence.ir.expressions import Global, Has
 from kubefence.ir.model import (
     CompoundPeer,
     GroupRefPeer,
@@ -42,6 +45,8 @@ if TYPE_CHECKING:
     from kubefence.ir.provenance import Source
 
 __all__ = ["Linker", "link"]
+
+NAMESPACE_LABEL = "projectcalico.org/namespace"  # on namespaced Calico endpoints and sets only
 
 
 class Linker:
@@ -67,10 +72,20 @@ class Linker:
             Diagnostic(Severity.WARNING, code, message, source.file, source.line, None, source.object)
         )
 
+    def report(self, severity: Severity, source: Source, code: str, message: str, field: str) -> None:
+        """A diagnostic on one field of a definition or policy, once: many policies may refer to
+        the same group or tier."""
+        found = Diagnostic(severity, code, message, source.file, source.line, None, source.object, field)
+        if found not in self.diagnostics:
+            self.diagnostics.append(found)
+
     def link(self, policy: Policy) -> list[Policy]:
-        """One policy linked: its parts (one per pod selection of an appliedTo group), none
-        when its CNI would refuse it."""
-        return [p for p in (self.policy(part) for part in self.subjects(policy)) if p is not None]
+        """One policy linked: its parts (one per pod selection of an appliedTo group, and for
+        Antrea one per rule index), none when its CNI would refuse it."""
+        linked = [p for p in (self.policy(part) for part in self.subjects(policy)) if p is not None]
+        return (
+            [chunk for p in linked for chunk in _by_rule_index(p)] if policy.dialect == "antrea" else linked
+        )
 
     def subjects(self, policy: Policy) -> list[Policy]:
         """An Antrea policy applied to a group: one part per pod selection of the group."""
@@ -83,7 +98,7 @@ class Linker:
         if ref is None:
             return [policy]
         kind, namespace, name = ref.split("/", 2)
-        members = self._members(kind, namespace or None, name, ())
+        members = self._members(kind, namespace or None, name)
         if members is None:
             self.warn(
                 policy.source,
@@ -92,18 +107,49 @@ class Linker:
             )
             return []
         parts = [m.selection for m in members if isinstance(m, PodPeer)]
+        if kind == "Group" and any(s.namespace != namespace for s in parts):
+            self.report(
+                Severity.WARNING,
+                policy.source,
+                "applied-to-unsupported-group",
+                f"Group {namespace}/{name} may select Pods in other Namespaces (namespaceSelector), "
+                "which Antrea does not accept as appliedTo: it marks the policy Realizable=False "
+                "(NetworkPolicyAppliedToUnsupportedGroup), and kubefence applies it to no pod here",
+                "appliedTo",
+            )
+            return []
         return [replace(policy, subject=s, part=policy.part * 1000 + i) for i, s in enumerate(parts)]
 
-    def _members(
-        self, kind: str, namespace: str | None, name: str, seen: tuple[str, ...]
-    ) -> list[Peer] | None:
+    def _members(self, kind: str, namespace: str | None, name: str) -> list[Peer] | None:
+        """The peers of a group and of its child groups; None when the group is not given."""
         group = self.groups.get((kind, namespace, name))
-        if group is None or name in seen:
+        if group is None:
             return None
+        if self._nested_too_deep(group):
+            return []
         out = list(group.peers)
         for child in group.children:
-            out += self._members(kind, namespace, child, (*seen, name)) or []
+            out += self._members(kind, namespace, child) or []
         return out
+
+    def _nested_too_deep(self, group: GroupDef) -> bool:
+        """Whether a child group has child groups itself: an error, and the group selects
+        nothing. Antrea supports one level of nesting; its admission webhook rejects whichever
+        of the two groups is created last (pkg/controller/networkpolicy/validate.go
+        validateChildClusterGroup, validateChildGroup)."""
+        for i, name in enumerate(group.children):
+            child = self.groups.get((group.kind, group.namespace, name))
+            if child is not None and child.children:
+                self.report(
+                    Severity.ERROR,
+                    group.source,
+                    "group-nesting",
+                    f"{group.kind} {name} has childGroups itself: only one level of nesting is "
+                    f"supported, and Antrea rejects whichever of {group.name} and {name} is created last",
+                    f"spec.childGroups[{i}]",
+                )
+                return True
+        return False
 
     def policy(self, policy: Policy) -> Policy | None:
         if policy.dialect == "calico":
@@ -119,10 +165,17 @@ class Linker:
         return policy
 
     def _calico(self, policy: Policy) -> Tier:
+        if policy.kind == "StagedKubernetesNetworkPolicy":
+            # No tier of its own: placed like a Kubernetes NetworkPolicy (default tier, order
+            # 1000) when --staged applies it (engine/profiles.py).
+            return policy.tier
         name = policy.tier.name
         found = self.calico_tiers.get(name)
         if found is not None:
-            return calico_tier(name, found.order, found.default_action)
+            # felix/calc/policy_sorter.go TierLess: valid tiers first, unordered ones after the
+            # ordered ones but before every missing tier (rank +inf below), then by name.
+            order = found.order if found.order is not None else sys.float_info.max
+            return calico_tier(name, order, found.default_action)
         if name in CALICO_BUILTIN_TIERS:
             order, action = CALICO_BUILTIN_TIERS[name]
             return calico_tier(name, order, action)
@@ -139,14 +192,34 @@ class Linker:
         found = self.antrea_tiers.get(name)
         priority = found.order if found is not None else ANTREA_STATIC_TIERS.get(name)
         if priority is None:
-            self.warn(
+            self.report(
+                Severity.WARNING,
                 policy.source,
                 "unknown-tier",
                 f"tier {name!r} is not defined by any Tier object given: Antrea's admission webhook "
                 "refuses the policy, so it is ignored",
+                "spec.tier",
             )
             return None
+        if found is not None and not self._admitted(found):
+            return None
         return antrea_tier(name, priority)
+
+    def _admitted(self, tier: TierDef) -> bool:
+        """Whether Antrea admits the Tier: of Tiers with one priority, only the first created
+        (pkg/controller/networkpolicy/validate.go tierValidator.createValidate: "overlaps with
+        existing Tier"). The others are errors, and their policies are refused too."""
+        same = [t for t in self.antrea_tiers.values() if t.order == tier.order]
+        for later in same[1:]:
+            self.report(
+                Severity.ERROR,
+                later.source,
+                "tier-priority-overlap",
+                f"tier {later.name} priority {later.order:g} overlaps with Tier {same[0].name}: "
+                "no two Tiers can have the same priority, so Antrea rejects this one",
+                "spec.priority",
+            )
+        return tier is same[0]
 
     def rule(self, rule: Rule) -> Rule:
         peers = tuple(self.peer(p, rule) for p in rule.peers)
@@ -156,7 +229,7 @@ class Linker:
 
     def peer(self, peer: Peer, rule: Rule) -> Peer:
         if isinstance(peer, GroupRefPeer):
-            return self._group(peer, rule, ())
+            return self._group(peer, rule)
         if isinstance(peer, NetworkSetPeer):
             return self._network_sets(peer)
         if isinstance(peer, CompoundPeer):
@@ -167,15 +240,16 @@ class Linker:
             )
         return peer
 
-    def _group(self, ref: GroupRefPeer, rule: Rule, seen: tuple[str, ...]) -> Peer:
+    def _group(self, ref: GroupRefPeer, rule: Rule) -> Peer:
         group = self.groups.get((ref.kind, ref.namespace, ref.name))
-        if group is None or ref.name in seen:
-            what = "refers to itself" if group is not None else "is not given"
-            self.warn(rule.source, "unknown-group", f"{rule.label}: {ref} {what}: it matches nothing")
+        if group is None:
+            self.warn(rule.source, "unknown-group", f"{rule.label}: {ref} is not given: it matches nothing")
+            return NOTHING
+        if self._nested_too_deep(group):
             return NOTHING
         members = list(group.peers)
         for child in group.children:
-            members.append(self._group(GroupRefPeer(ref.kind, child, ref.namespace), rule, (*seen, ref.name)))
+            members.append(self._group(GroupRefPeer(ref.kind, child, ref.namespace), rule))
         if not members:
             return NOTHING
         return CompoundPeer(any_of=tuple(members))
@@ -192,7 +266,13 @@ class Linker:
     @staticmethod
     def _in_scope(peer: NetworkSetPeer, found: NetworkSetDef) -> bool:
         if found.namespace is None:
-            return peer.global_sets
+            selector = peer.namespace_selector
+            if peer.global_sets or selector is None or isinstance(selector, Global | LabelSelector):
+                return peer.global_sets
+            # libcalico-go .../updateprocessors/rules.go: a rule namespaceSelector is matched
+            # pcns.-prefixed against the set's own labels ("all()": has(projectcalico.org/namespace));
+            # a GlobalNetworkSet has neither, so e.g. `env != "prod"` selects it.
+            return prefix_keys(selector, NS_PREFIX, all_is=Has(NAMESPACE_LABEL)).matches(found.labels)
         if isinstance(peer.namespace_selector, Global):
             return False
         if peer.namespace is not None:
@@ -201,6 +281,27 @@ class Linker:
             # Only the namespace name is known here (§3.4 projectcalico.org/name).
             return peer.namespace_selector.matches({"projectcalico.org/name": found.namespace})
         return True
+
+
+def _by_rule_index(policy: Policy) -> list[Policy]:
+    """An Antrea policy as one part per rule index. Antrea orders rules by (tier, policy
+    priority, rule priority = index in its list) across policies (antrea
+    pkg/agent/types/networkpolicy.go ``Priority.Less``): rule 0 of every policy of one priority
+    comes before rule 1 of any of them. ``tiebreak`` puts the index before the policy's name."""
+    indexes = sorted({r.index for r in policy.rules})
+    if len(indexes) < 2:
+        return [replace(policy, tiebreak=f"{indexes[0] if indexes else 0:06d}")]
+    return [
+        replace(
+            policy,
+            rules=chunk,
+            directions=frozenset(r.direction for r in chunk) & policy.directions,
+            tiebreak=f"{index:06d}",
+            part=policy.part * 1000 + index,
+        )
+        for index in indexes
+        if (chunk := tuple(r for r in policy.rules if r.index == index))
+    ]
 
 
 def _simplified(any_of: tuple[Peer, ...], all_of: tuple[Peer, ...], none_of: tuple[Peer, ...]) -> Peer:

@@ -73,13 +73,19 @@ def check_priorities(policies: Sequence[Policy]) -> list[Diagnostic]:
         group = list(found.values())
         if len(group) > 1:
             names = ", ".join(p.key for p in group)
+            how = (
+                "Antrea takes their rules by rule index (rule 1 of each before rule 2 of any), "
+                "and rules of one index in an order it does not define; kubefence orders those "
+                "by name"
+                if group[0].dialect == "antrea"
+                else "the API leaves their order undefined where they overlap; kubefence orders "
+                "them by name, as kube-network-policies does"
+            )
             out.append(
                 Diagnostic(
                     Severity.WARNING,
                     "priority-tie",
-                    f"{names} share priority {priority} in the {tier} tier: the API leaves their "
-                    "order undefined where they overlap; kubefence orders them by name, as "
-                    "kube-network-policies does",
+                    f"{names} share priority {priority} in the {tier} tier: {how}",
                     group[1].source.file,
                     group[1].source.line,
                 )

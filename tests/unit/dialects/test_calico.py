@@ -430,3 +430,77 @@ def test_network_sets() -> None:
 def test_network_set_bad_net() -> None:
     result = parse_object("GlobalNetworkSet", "nets: [10.0.0.300]", "{name: g}")
     assert result.definitions == () and result.diagnostics[0].field == "spec.nets[0]"
+
+
+@pytest.mark.parametrize(
+    ("name", "spec", "fields"),
+    [
+        pytest.param(
+            "default", "{order: 100, defaultAction: Pass}", ["spec.order", "spec.defaultAction"], id="default"
+        ),
+        pytest.param("default", "{}", ["spec.order"], id="default-no-order"),
+        pytest.param("kube-admin", "{order: 1000}", ["spec.defaultAction"], id="kube-admin-deny"),
+        pytest.param("kube-baseline", "{order: 1, defaultAction: Pass}", ["spec.order"], id="kube-baseline"),
+    ],
+)
+def test_builtin_tier_order_and_action_are_fixed(name: str, spec: str, fields: list[str]) -> None:
+    """api/pkg/apis/projectcalico/v3/tier.go (v3.32.0) Tier CEL rules: "The 'default' tier must
+    have default action 'Deny'", "default tier order must be 1000000" (kube-admin 1000 Pass,
+    kube-baseline 10000000 Pass): such a Tier is refused, so it is not used."""
+    result = parse_object("Tier", spec, f"{{name: {name}}}")
+    assert result.definitions == ()
+    assert [d.field for d in result.diagnostics if d.is_error] == fields
+
+
+def test_builtin_tier_with_its_fixed_values_is_accepted() -> None:
+    """api/pkg/apis/projectcalico/v3/tier.go CEL rules (defaultAction defaults to Deny)."""
+    result = parse_object("Tier", "{order: 1000000}", "{name: default}")
+    assert result.diagnostics == () and len(result.definitions) == 1
+
+
+@pytest.mark.parametrize("name", ["Bad_Tier", "a.b", "-a", "x" * 64])
+def test_invalid_tier_name_is_an_error(name: str) -> None:
+    """libcalico-go/lib/validator/v3/validator.go ``validateTier``: ``tierNameRegex`` (one DNS
+    label, no dots) and at most 63 characters."""
+    result = parse_object("Tier", "{order: 5}", f"{{name: {name!r}}}")
+    assert result.definitions == ()
+    assert [d.field for d in result.diagnostics] == ["metadata.name"]
+
+
+@pytest.mark.parametrize("kind", ["StagedNetworkPolicy", "StagedGlobalNetworkPolicy"])
+def test_staged_delete_has_no_directions(kind: str) -> None:
+    """libcalico-go/lib/clientv3/stagednetworkpolicy.go ``Create`` clears ``types`` for
+    stagedAction Delete; the policy only removes the live one (no Ingress default)."""
+    (pol,) = parts("stagedAction: Delete\ntier: default\n", kind)
+    assert pol.directions == frozenset() and pol.rules == ()
+
+
+def test_staged_delete_must_be_empty() -> None:
+    """libcalico-go/lib/validator/v3/validator.go ``validateStagedNetworkPolicy``: "Spec fields,
+    except Tier, should all be zero-value if stagedAction is Delete"."""
+    found = errors(
+        "stagedAction: Delete\nselector: all()\ningress: [{action: Deny}]\n", "StagedNetworkPolicy"
+    )
+    assert [d.field for d in found] == ["spec.selector", "spec.ingress"]
+    result = parse_object(
+        "StagedKubernetesNetworkPolicy", "stagedAction: Delete\npodSelector: {matchLabels: {a: b}}\n"
+    )
+    assert result.policies == () and [d.field for d in result.diagnostics] == ["spec.podSelector"]
+
+
+def test_staged_kubernetes_delete_has_no_directions() -> None:
+    """libcalico-go/lib/validator/v3/validator.go ``validateStagedKubernetesNetworkPolicy``
+    (Delete: empty spec); the policy only removes the live Kubernetes NetworkPolicy."""
+    (pol,) = parse_object("StagedKubernetesNetworkPolicy", "stagedAction: Delete\n").policies
+    assert pol.kind == "StagedKubernetesNetworkPolicy" and pol.directions == frozenset()
+
+
+@pytest.mark.parametrize("kind", ["StagedNetworkPolicy", "StagedKubernetesNetworkPolicy"])
+@pytest.mark.parametrize("action", ["Learn", "Ignore"])
+def test_staged_learn_and_ignore_are_left_out(kind: str, action: str) -> None:
+    """api/pkg/apis/projectcalico/v3/policy_common.go ``StagedAction``: Learn and Ignore are
+    policy-recommendation states, not staged changes: left out with a warning."""
+    spec = "podSelector: {}\n" if kind.endswith("KubernetesNetworkPolicy") else "selector: all()\n"
+    result = parse_object(kind, f"stagedAction: {action}\n{spec}")
+    assert result.policies == ()
+    assert [(d.is_error, d.field) for d in result.diagnostics] == [(False, "spec.stagedAction")]
