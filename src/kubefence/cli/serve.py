@@ -32,7 +32,7 @@ from urllib.parse import parse_qs, urlparse
 from kubefence.cli.consoles import stderr
 from kubefence.cli.inputs import fail, load, warning_texts
 from kubefence.cluster.objects import CLUSTER_KINDS, Workload, parse_object
-from kubefence.cluster.snapshot import Namespace, Node, Pod
+from kubefence.cluster.snapshot import Namespace, Node, Pod, ServiceAccount
 from kubefence.dialects.loader import describe, load_text
 from kubefence.dialects.registry import dialect_for
 from kubefence.engine import export
@@ -99,7 +99,7 @@ def event_from_watch(item: Any) -> tuple[Event | None, list[str]]:
     parsed = parse_object(doc)
     notes += [str(d) for d in parsed.diagnostics]
     value = parsed.value.pod if isinstance(parsed.value, Workload) else parsed.value
-    if isinstance(value, Pod | Namespace | Node):
+    if isinstance(value, Pod | Namespace | Node | ServiceAccount):
         return Event(op, value), notes
     return None, [*notes, f"{kind} changes do not affect the answers: ignored"]
 

@@ -12,11 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kubefence.cluster.snapshot import Namespace, Node, Pod, Service
+from kubefence.cluster.snapshot import Namespace, Node, Pod, Service, ServiceAccount
 from kubefence.dialects.fields import FieldReader
 from kubefence.ir.diagnostics import Diagnostic
 from kubefence.ir.ports import MAX_PORT, ContainerPort
-from kubefence.ir.provenance import Source
 from kubefence.ir.selectors import Labels, LabelSelector
 
 if TYPE_CHECKING:
@@ -28,7 +27,7 @@ __all__ = ["CLUSTER_KINDS", "WORKLOAD_KINDS", "ObjectResult", "ServiceAccount", 
 WORKLOAD_KINDS = frozenset(
     {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob"}
 )
-CLUSTER_KINDS = frozenset({"Namespace", "Pod", "Node", "Service"}) | WORKLOAD_KINDS
+CLUSTER_KINDS = frozenset({"Namespace", "Pod", "Node", "Service", "ServiceAccount"}) | WORKLOAD_KINDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,17 +36,6 @@ class Workload:
 
     pod: Pod
     selector: LabelSelector | None
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceAccount:
-    """A ServiceAccount (v1): its labels are what Calico's ``serviceAccountSelector`` and
-    ``serviceAccounts.selector`` match, as the pods' ``pcsa.<key>`` labels (``cluster.views``)."""
-
-    namespace: str
-    name: str
-    labels: Labels
-    source: Source | None = None
 
 
 ClusterObject = Namespace | Pod | Node | Service | Workload | ServiceAccount
@@ -110,6 +98,9 @@ def _service(r: FieldReader) -> ClusterObject | None:
     return Service(namespace, name, selector, (), r.source()) if name else None
 
 
+_TERMINATED = ("Succeeded", "Failed")
+
+
 def _service_account(r: FieldReader) -> ClusterObject | None:
     name, namespace, labels = _meta(r, namespaced=True)
     return ServiceAccount(namespace, name, labels, r.source()) if name else None
@@ -120,6 +111,20 @@ def _pod(r: FieldReader) -> ClusterObject | None:
     spec = r.mapping(r.doc.data, "spec", "spec") or {}
     status = r.mapping(r.doc.data, "status", "status") or {}
     if not name:
+        return None
+    phase = status.get("phase")
+    if phase in _TERMINATED:
+        # A finished pod has no network: its sandbox is gone and its IP may already be another
+        # pod's. Implementations leave such pods out (kube-router "Don't process policy for pod
+        # statuses that are Completed, Succeeded, or Failed"; kube-network-policies prefers the
+        # running pod of an IP).
+        r.warn(
+            "status.phase",
+            f"the pod is {phase}: it is left out, as a finished pod has no network (its IP may "
+            "belong to another pod now)",
+            r.line(status, "phase"),
+            "pod-finished",
+        )
         return None
     return _pod_from(r, namespace, name, labels, spec, "spec", status, None)
 

@@ -243,7 +243,7 @@ class SelectorIndex:
     def _cni_group_labels(self, first: int) -> list[Labels]:
         snap = self.snapshot
         return [
-            cni_pod_labels(labels, ns, snap.namespace_labels(ns), account)
+            cni_pod_labels(labels, ns, snap.namespace_labels(ns), account, snap.account_labels(ns, account))
             for ns, labels, account in self.group_key[first:]
         ]
 

@@ -16,7 +16,7 @@ from kubefence.ir.ports import ContainerPort
 from kubefence.ir.provenance import Source
 from kubefence.ir.selectors import Labels
 
-__all__ = ["NAME_LABEL", "ClusterSnapshot", "Namespace", "Node", "Pod", "Service"]
+__all__ = ["NAME_LABEL", "ClusterSnapshot", "Namespace", "Node", "Pod", "Service", "ServiceAccount"]
 
 NAME_LABEL = "kubernetes.io/metadata.name"
 
@@ -83,6 +83,17 @@ class Service:
 
 
 @dataclass(frozen=True, slots=True)
+class ServiceAccount:
+    """A ServiceAccount (v1): its labels are what Calico's ``serviceAccountSelector`` and
+    ``serviceAccounts.selector`` match, as the pods' ``pcsa.<key>`` labels (``cluster.views``)."""
+
+    namespace: str
+    name: str
+    labels: Labels
+    source: Source | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ClusterSnapshot:
     """Everything policies are resolved against; build with ``ClusterSnapshot.build``."""
 
@@ -90,6 +101,7 @@ class ClusterSnapshot:
     pods: tuple[Pod, ...]
     nodes: Mapping[str, Node] = field(default_factory=dict)
     services: tuple[Service, ...] = ()
+    accounts: Mapping[tuple[str, str], ServiceAccount] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -98,12 +110,19 @@ class ClusterSnapshot:
         pods: Iterable[Pod] = (),
         nodes: Iterable[Node] = (),
         services: Iterable[Service] = (),
+        accounts: Iterable[ServiceAccount] = (),
     ) -> ClusterSnapshot:
         by_name = {ns.name: _with_name_label(ns) for ns in namespaces}
         pod_list = tuple(pods)
         for pod in pod_list:
             by_name.setdefault(pod.namespace, Namespace(pod.namespace, Labels({NAME_LABEL: pod.namespace})))
-        return cls(by_name, pod_list, {n.name: n for n in nodes}, tuple(services))
+        by_account = {(a.namespace, a.name): a for a in accounts}
+        return cls(by_name, pod_list, {n.name: n for n in nodes}, tuple(services), by_account)
+
+    def account_labels(self, namespace: str, name: str) -> Labels | None:
+        """The labels of ServiceAccount ``namespace/name`` (None when it is not given)."""
+        account = self.accounts.get((namespace, name))
+        return account.labels if account is not None else None
 
     def namespace_labels(self, name: str) -> Labels:
         ns = self.namespaces.get(name)

@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from kubefence.cluster.addressing import assign_addresses
-from kubefence.cluster.snapshot import ClusterSnapshot, Namespace, Node, Pod
+from kubefence.cluster.snapshot import ClusterSnapshot, Namespace, Node, Pod, ServiceAccount
 from kubefence.dialects.base import Definition, GroupDef, NetworkSetDef, TierDef
 from kubefence.engine.cells import PipelineMemo
 from kubefence.engine.endpoints import Universe
@@ -102,7 +102,7 @@ class Op(enum.Enum):
     DELETE = "delete"
 
 
-Subject = Pod | Namespace | Node | Policy | tuple[Policy, ...] | Definition
+Subject = Pod | Namespace | Node | ServiceAccount | Policy | tuple[Policy, ...] | Definition
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +137,7 @@ class IncrementalEngine:
         self._nodes = dict(snapshot.nodes)
         self._pods = {p.key: p for p in snapshot.pods}
         self._services = snapshot.services
+        self._accounts = {f"{ns}/{name}": a for (ns, name), a in snapshot.accounts.items()}
         self._policies: dict[PolicyKey, list[Policy]] = {}
         for policy in policies:
             self._policies.setdefault(policy_key(policy), []).append(policy)
@@ -211,7 +212,11 @@ class IncrementalEngine:
                 self._snapshot = replace(self._built, pods=tuple(self._pods.values()))
             else:
                 self._snapshot = ClusterSnapshot.build(
-                    self._namespaces.values(), self._pods.values(), self._nodes.values(), self._services
+                    self._namespaces.values(),
+                    self._pods.values(),
+                    self._nodes.values(),
+                    self._services,
+                    self._accounts.values(),
                 )
             self._built, self._pods_only = self._snapshot, True
         return self._snapshot
@@ -259,6 +264,8 @@ class IncrementalEngine:
             self._upsert(self._namespaces, obj.name, obj, delete)
         elif isinstance(obj, Node):
             self._upsert(self._nodes, obj.name, obj, delete)
+        elif isinstance(obj, ServiceAccount):
+            self._upsert(self._accounts, f"{obj.namespace}/{obj.name}", obj, delete)
         elif isinstance(obj, Policy):
             self._policy((obj,), delete)
         elif isinstance(obj, tuple) and all(isinstance(p, Policy) for p in obj):

@@ -56,7 +56,12 @@ def in_selection(snap: ClusterSnapshot, sel: PodSelection, pod: Pod | None) -> b
         cni_namespace_labels(pod.namespace, ns_labels) if cni else ns_labels
     ):
         return False
-    labels = cni_pod_labels(pod.labels, pod.namespace, ns_labels, pod.service_account) if cni else pod.labels
+    account = snap.account_labels(pod.namespace, pod.service_account)
+    labels = (
+        cni_pod_labels(pod.labels, pod.namespace, ns_labels, pod.service_account, account)
+        if cni
+        else pod.labels
+    )
     return sel.pod_selector.matches(labels)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kubefence.cluster.objects import Workload
-from kubefence.cluster.snapshot import Namespace, Node, Pod, Service
+from kubefence.cluster.snapshot import Namespace, Node, Pod, Service, ServiceAccount
 from kubefence.ir.diagnostics import Diagnostic, Severity
 from kubefence.ir.model import ORDERED_TIER_KINDS, Policy
 
@@ -28,7 +28,7 @@ def _identity(value: object) -> tuple[str, str, str]:
         return (kind, value.namespace or "", value.name)
     if isinstance(value, Workload):
         return (value.pod.workload or "", value.pod.namespace, value.pod.name)
-    if isinstance(value, Pod | Service):
+    if isinstance(value, Pod | Service | ServiceAccount):
         return (type(value).__name__, value.namespace, value.name)
     assert isinstance(value, Namespace | Node)
     return (type(value).__name__, "", value.name)

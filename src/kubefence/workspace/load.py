@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from kubefence.cluster.addressing import assign_addresses
 from kubefence.cluster.objects import CLUSTER_KINDS, Workload, parse_object
-from kubefence.cluster.snapshot import ClusterSnapshot, Namespace, Node, Pod, Service
+from kubefence.cluster.snapshot import ClusterSnapshot, Namespace, Node, Pod, Service, ServiceAccount
 from kubefence.dialects.base import Definition
 from kubefence.dialects.loader import Document, describe, load_paths
 from kubefence.dialects.registry import dialect_for, policy_kinds
@@ -121,6 +121,7 @@ _CORE_APIS: dict[str, tuple[str, ...]] = {
     "Pod": ("v1",),
     "Node": ("v1",),
     "Service": ("v1",),
+    "ServiceAccount": ("v1",),
     "ReplicationController": ("v1",),
     "Deployment": _APPS,
     "StatefulSet": _APPS,
@@ -173,6 +174,7 @@ def _assemble(collector: _Collector, values: list[object]) -> Workspace:
         pods=pods,
         nodes=nodes.values(),
         services=[v for v in values if isinstance(v, Service)],
+        accounts=[v for v in values if isinstance(v, ServiceAccount)],
     )
     linked, link_notes = link(collector.policies, collector.definitions)
     policies = tuple(sorted(linked, key=lambda p: p.order_key))
