@@ -89,3 +89,22 @@ def test_pod_event_and_errors(base: str) -> None:
             _get(url)
         assert caught.value.code == status
         caught.value.close()
+
+
+def test_a_pod_that_finishes_leaves_the_network(base: str) -> None:
+    """A watch MODIFIED event with phase Succeeded removes the pod (a finished pod has no
+    network; its IP may be reused), as loading leaves such pods out."""
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "job-1", "namespace": "shop", "labels": {"app": "frontend"}},
+        "spec": {"containers": [{"name": "c", "image": "x"}]},
+    }
+    assert _post(f"{base}/events", {"type": "ADDED", "object": pod})["applied"] == 1
+    assert _get(f"{base}/check?from=shop/job-1&to=shop/payments&port=8443")["from"] == "shop/job-1"
+    done = {**pod, "status": {"phase": "Succeeded"}}
+    assert _post(f"{base}/events", {"type": "MODIFIED", "object": done})["applied"] == 1
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        _get(f"{base}/check?from=shop/job-1&to=shop/payments&port=8443")
+    assert caught.value.code == 404
+    caught.value.close()

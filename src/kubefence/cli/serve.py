@@ -98,6 +98,9 @@ def event_from_watch(item: Any) -> tuple[Event | None, list[str]]:
         return None, [*notes, f"kind {kind!r} is not used by kubefence: ignored"]
     parsed = parse_object(doc)
     notes += [str(d) for d in parsed.diagnostics]
+    if any(d.code == "pod-finished" for d in parsed.diagnostics):  # it left the network
+        meta = manifest.get("metadata") or {}
+        return Event(Op.DELETE, f"{meta.get('namespace') or 'default'}/{meta.get('name', '')}"), notes
     value = parsed.value.pod if isinstance(parsed.value, Workload) else parsed.value
     if isinstance(value, Pod | Namespace | Node | ServiceAccount):
         return Event(op, value), notes
