@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from kubefence.cluster.objects import Workload
 from kubefence.cluster.snapshot import Namespace, Node, Pod, Service, ServiceAccount
+from kubefence.dialects.base import GroupDef, NetworkSetDef, TierDef
 from kubefence.ir.diagnostics import Diagnostic, Severity
 from kubefence.ir.model import ORDERED_TIER_KINDS, Policy
 
@@ -28,6 +29,13 @@ def _identity(value: object) -> tuple[str, str, str]:
         return (kind, value.namespace or "", value.name)
     if isinstance(value, Workload):
         return (value.pod.workload or "", value.pod.namespace, value.pod.name)
+    if isinstance(value, TierDef):
+        return (f"{value.dialect.capitalize()} Tier", "", value.name)
+    if isinstance(value, GroupDef):
+        return (f"Antrea {value.kind}", value.namespace or "", value.name)
+    if isinstance(value, NetworkSetDef):
+        kind = "NetworkSet" if value.namespace is not None else "GlobalNetworkSet"
+        return (f"Calico {kind}", value.namespace or "", value.name)
     if isinstance(value, Pod | Service | ServiceAccount):
         return (type(value).__name__, value.namespace, value.name)
     assert isinstance(value, Namespace | Node)

@@ -74,6 +74,7 @@ class _Collector:
             self.policies += list(result.policies)
             self.definitions += list(result.definitions)
             self.objects += [(doc, p) for p in result.policies]
+            self.objects += [(doc, d) for d in result.definitions]
         elif kind in CLUSTER_KINDS and api in _CORE_APIS.get(kind, ()):
             obj = parse_object(doc)
             self.diagnostics += obj.diagnostics
