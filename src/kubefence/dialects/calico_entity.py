@@ -151,6 +151,7 @@ def read_entity(r: FieldReader, parent: Mapping[str, Any], key: str, path: str) 
     if item is None:
         return Entity()
     r.known(item, _ENTITY_FIELDS, path)
+    _check_catch_all_negation(r, item, f"{path}.notNets")
     entity = Entity(
         nets=read_nets(r, item, "nets", f"{path}.nets"),
         not_nets=read_nets(r, item, "notNets", f"{path}.notNets"),
@@ -167,6 +168,33 @@ def read_entity(r: FieldReader, parent: Mapping[str, Any], key: str, path: str) 
     if entity.services:
         _check_services(r, entity, item, path)
     return entity
+
+
+def _check_catch_all_negation(r: FieldReader, item: Mapping[str, Any], path: str) -> None:
+    """``0.0.0.0/0`` (that exact text) or an IPv6 ``/0`` in ``notNets`` matches no traffic:
+    Calico 3.31 and later reject the policy (projectcalico/calico
+    libcalico-go/lib/validator/v3/validator.go ``validateRule``, ``scanNets``: "catch-all CIDR in
+    negation creates logical contradiction")."""
+    seq = item.get("notNets")
+    if not isinstance(seq, list):
+        return
+    for i, text in enumerate(seq):
+        if isinstance(text, str) and (text == "0.0.0.0/0" or _is_v6_catch_all(text)):
+            r.error(
+                f"{path}[{i}]",
+                f"{text} in notNets excludes every address, so the rule matches no traffic: Calico 3.31 "
+                'and later reject the policy ("catch-all CIDR in negation creates logical contradiction")',
+                r.line(seq, i),
+                "catch-all-negation",
+            )
+
+
+def _is_v6_catch_all(text: str) -> bool:
+    try:
+        net = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return net.version == 6 and net.prefixlen == 0
 
 
 def _accounts(r: FieldReader, parent: Mapping[str, Any], path: str) -> Expr | None:

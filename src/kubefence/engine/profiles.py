@@ -4,7 +4,8 @@ Semantics reference §6 (the profile table and its notes) and §2.5 (who impleme
 AdminNetworkPolicy family). A ``Profile`` says which policy kinds a CNI enforces and which
 Kubernetes NetworkPolicy features it drops or changes; ``apply_profile`` rewrites the IR into
 the policies as that CNI enforces them, with one warning per dropped or changed policy or field.
-``Profile.ipblock_matches_pods`` is honoured by the engine (``Resolution``), not here.
+``Profile.ipblock_matches_pods`` is honoured by the engine (``Resolution``), not here. The
+profiles themselves, and ``--cni`` parsing, are in ``engine.cni_catalog`` (re-exported here).
 
 Only the dialects kubefence reads are covered: Kubernetes NetworkPolicy, AdminNetworkPolicy /
 BaselineAdminNetworkPolicy v1alpha1 and ClusterNetworkPolicy v1alpha2. Decisions where the
@@ -13,20 +14,48 @@ reference is unsure are recorded in each profile's ``description`` and in ``note
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from kubefence.engine.tiers import CALICO_BUILTIN_TIERS, CALICO_DEFAULT, CILIUM, antrea_tier, calico_tier
 from kubefence.ir.diagnostics import Diagnostic, Severity
-from kubefence.ir.model import NETWORK_POLICY, Direction, PodSelection, Policy, TierKind
+from kubefence.ir.model import (
+    NETWORK_POLICY,
+    Action,
+    AnyPeer,
+    CompoundPeer,
+    Direction,
+    ExternalBlockPeer,
+    IPBlockPeer,
+    NodePeer,
+    PodPeer,
+    PodSelection,
+    Policy,
+    TierKind,
+)
 from kubefence.ir.ports import MAX_PORT, MIN_PORT, NamedPort, PortMatch, PortRange, Protocol
 from kubefence.ir.provenance import Source
 from kubefence.ir.selectors import LabelSelector
 
 if TYPE_CHECKING:
-    from kubefence.ir.model import Rule
+    from kubefence.ir.model import Peer, Rule
+
+from kubefence.engine.cni_catalog import (
+    ANP,
+    CNI_NAMES,
+    CNP,
+    GENERIC,
+    NOT_ENFORCED,
+    NP,
+    POLICY_KINDS,
+    UPSTREAM_DIALECTS,
+    VENDORS,
+    Profile,
+    ProfileError,
+    all_profiles,
+    parse_profile,
+)
 
 __all__ = [
     "CNI_NAMES",
@@ -40,246 +69,6 @@ __all__ = [
     "parse_profile",
     "view_policy",
 ]
-
-NOT_ENFORCED = "not-enforced"
-VENDORS = {"calico": "Calico", "cilium": "Cilium", "antrea": "Antrea"}
-UPSTREAM_DIALECTS = ("networkpolicy", "adminnetworkpolicy")
-NP, ANP, BANP, CNP = (
-    "NetworkPolicy",
-    "AdminNetworkPolicy",
-    "BaselineAdminNetworkPolicy",
-    "ClusterNetworkPolicy",
-)
-POLICY_KINDS = (NP, ANP, BANP, CNP)
-_UPSTREAM_ADMIN = (ANP, BANP, CNP)
-CALICO_LATEST = (3, 32)
-_VERSION = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?$")
-
-
-class ProfileError(ValueError):
-    """A ``--cni`` value that names no known profile or version."""
-
-
-@dataclass(frozen=True, slots=True)
-class Profile:
-    """What one CNI (at one version) enforces.
-
-    ``ignored_kinds`` maps each policy kind the CNI does not enforce to why. The other flags
-    concern Kubernetes NetworkPolicy only: ``named_ports`` False rejects a whole policy that uses
-    a named port; ``end_port`` False turns a port range into its first port; ``sctp`` False drops
-    SCTP port entries; ``ipblock_matches_pods`` False keeps ipBlock peers off pod-network pods.
-    """
-
-    name: str
-    version: str | None
-    description: str
-    ignored_kinds: tuple[tuple[str, str], ...] = ()
-    named_ports: bool = True
-    end_port: bool = True
-    sctp: bool = True
-    ipblock_matches_pods: bool = True
-    notes: tuple[str, ...] = ()
-    dialects: frozenset[str] = frozenset()
-    calico_minor: int | None = None
-    policy_mode: str = "default"
-    default_deny_options: bool = True
-
-    @property
-    def spec(self) -> str:
-        """``calico@3.31`` (or the bare name when no version applies), with the options set."""
-        out = f"{self.name}@{self.version}" if self.version else self.name
-        if self.policy_mode != "default":
-            out += f",enable-policy={self.policy_mode}"
-        if not self.default_deny_options:
-            out += ",enable-non-default-deny-policies=false"
-        return out
-
-    def ignores(self, kind: str) -> str | None:
-        """Why the CNI does not enforce policies of ``kind`` (None: it does)."""
-        return dict(self.ignored_kinds).get(kind)
-
-    def gaps(self) -> list[str]:
-        """Human-readable list of what this profile does not enforce."""
-        out = [f"{kind}: {why}" for kind, why in self.ignored_kinds]
-        others = sorted(set(VENDORS) - self.dialects)
-        if others:
-            out.append(f"{', '.join(VENDORS[d] for d in others)} policies (their CNIs' own APIs)")
-        if not self.named_ports:
-            out.append("NetworkPolicy with a named port: the whole policy is rejected (ignored)")
-        if not self.end_port:
-            out.append("NetworkPolicy endPort: ignored, the range is just its first port")
-        if not self.sctp:
-            out.append("NetworkPolicy SCTP ports: not enforced (port entries dropped)")
-        if not self.ipblock_matches_pods:
-            out.append("NetworkPolicy/ANP ipBlock or networks peers never match pod-network pods")
-        return out
-
-
-def _ignore(kinds: Sequence[str], why: str) -> tuple[tuple[str, str], ...]:
-    return tuple((k, why) for k in kinds)
-
-
-GENERIC = Profile(
-    "generic",
-    None,
-    "Upstream Kubernetes semantics: NetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy "
-    "and ClusterNetworkPolicy, every field enforced.",
-)
-
-_NOT_IMPLEMENTED = "not implemented by this CNI (network-policy-api implementations list)"
-
-_FIXED: dict[str, Profile] = {
-    "generic": GENERIC,
-    "cilium": Profile(
-        "cilium",
-        None,
-        "Cilium (default options). CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy and Kubernetes "
-        "NetworkPolicy form one union: a matching deny rule wins, then any allow, then default deny "
-        "where a selecting policy turns it on. ipBlock selects only "
-        "addresses outside the cluster's pods; SCTP in NetworkPolicy is a documented missing feature "
-        "(docs.cilium.io network/kubernetes/policy, 'Known missing features'); with the beta "
-        "sctp.enabled=true option SCTP is enforced, which this profile does not assume.",
-        ignored_kinds=_ignore(
-            _UPSTREAM_ADMIN,
-            "not implemented by Cilium (an open issue on the network-policy-api implementations list)",
-        ),
-        sctp=False,
-        ipblock_matches_pods=False,
-        dialects=frozenset({"cilium"}),
-        notes=(
-            "Node and host-network IPs are still matched by ipBlock (as with "
-            "policy-cidr-match-mode=nodes); by default Cilium matches them only through entities.",
-            "A NetworkPolicy rule whose only ports are SCTP is dropped (fail closed), not widened.",
-        ),
-    ),
-    "antrea": Profile(
-        "antrea",
-        None,
-        "Antrea: Antrea-native policies in their tiers (emergency 50 ... application 250) before "
-        "Kubernetes NetworkPolicy, the Antrea baseline tier after it; Allow is final, Pass goes to "
-        "NetworkPolicy. Kubernetes NetworkPolicy fully; AdminNetworkPolicy/BaselineAdminNetworkPolicy with "
-        "the AdminNetworkPolicy feature gate (deprecated) and ClusterNetworkPolicy v1alpha2 with the "
-        "ClusterNetworkPolicy feature gate (alpha in v2.7); this profile assumes both gates on.",
-        notes=("ipBlock matching pod IPs is not documented by Antrea; kubefence assumes it matches by IP.",),
-        dialects=frozenset({"antrea"}),
-    ),
-    "weave": Profile(
-        "weave",
-        None,
-        "Weave Net (weave-npc, unmaintained since 2022): Kubernetes NetworkPolicy only; a policy using "
-        "a named port is rejected as a whole (fail open); endPort is not read (fail closed).",
-        ignored_kinds=_ignore(_UPSTREAM_ADMIN, _NOT_IMPLEMENTED),
-        named_ports=False,
-        end_port=False,
-    ),
-    "kube-router": Profile(
-        "kube-router",
-        None,
-        "kube-router: Kubernetes NetworkPolicy fully (named ports, endPort, ipBlock except).",
-        ignored_kinds=_ignore(_UPSTREAM_ADMIN, _NOT_IMPLEMENTED),
-    ),
-    "flannel": Profile(
-        "flannel",
-        None,
-        "Flannel implements no network policy: every policy is silently ignored.",
-        ignored_kinds=_ignore(POLICY_KINDS, "flannel implements no network policy"),
-    ),
-}
-
-CNI_NAMES = ("generic", "calico", "canal", "cilium", "antrea", "weave", "kube-router", "flannel")
-
-
-def _calico(name: str, minor: int, version: str | None) -> Profile:
-    """Calico OSS 3.<minor>: ANP 3.29–3.31, BANP 3.30–3.31, ClusterNetworkPolicy 3.32+ (§2.5, §6)."""
-    ranges = {ANP: (29, 31), BANP: (30, 31), CNP: (32, None)}
-    ignored = []
-    for kind, (low, high) in ranges.items():
-        if minor < low or (high is not None and minor > high):
-            span = f"3.{low}–3.{high}" if high is not None else f"3.{low} and later"
-            ignored.append((kind, f"Calico enforces {kind} in {span} only"))
-    what = "Calico" if name == "calico" else "Canal (Flannel networking, Calico Felix policy)"
-    return Profile(
-        name,
-        version,
-        f"{what} {version or f'3.{minor} (latest)'}: Calico policies in tiers by order (first match, "
-        "Pass to the next tier, end-of-tier Deny for the endpoints a tier selects), Kubernetes "
-        "NetworkPolicy in the default tier at order 1000; "
-        "AdminNetworkPolicy 3.29–3.31, BaselineAdminNetworkPolicy 3.30–3.31, ClusterNetworkPolicy 3.32+.",
-        ignored_kinds=tuple(ignored),
-        dialects=frozenset({"calico"}),
-        calico_minor=minor,
-        notes=(
-            "HTTP match criteria in Calico rules need application-layer policy (Istio / Envoy); "
-            "without it they are not enforced and the rule acts as an L4 allow.",
-        ),
-    )
-
-
-def _version(name: str, text: str) -> tuple[int, int | None]:
-    match = _VERSION.match(text)
-    if match is None:
-        raise ProfileError(f"bad version {text!r} for {name}: expected MAJOR.MINOR[.PATCH], e.g. 3.31")
-    minor = match.group(2)
-    return int(match.group(1)), int(minor) if minor is not None else None
-
-
-# Cilium agent options that change verdicts (§4.3): name → allowed values.
-CILIUM_OPTIONS = {
-    "enable-policy": ("default", "always", "never"),
-    "enable-non-default-deny-policies": ("true", "false"),
-}
-
-
-def parse_profile(text: str) -> Profile:
-    """``NAME[@VERSION][,OPTION=VALUE...]`` → Profile; ProfileError on an unknown CNI, a
-    bad/unknown version or an unknown option (options: Cilium's ``enable-policy`` and
-    ``enable-non-default-deny-policies``)."""
-    head, *options = text.strip().split(",")
-    profile = _parse_name(head)
-    for option in options:
-        profile = _with_option(profile, option)
-    return profile
-
-
-def _with_option(profile: Profile, option: str) -> Profile:
-    key, _, value = option.strip().partition("=")
-    allowed = CILIUM_OPTIONS.get(key)
-    if profile.name != "cilium" or allowed is None:
-        known = ", ".join(CILIUM_OPTIONS)
-        raise ProfileError(f"unknown option {option!r} for {profile.name} (cilium takes {known})")
-    if value not in allowed:
-        raise ProfileError(f"{key}={value!r}: expected one of {', '.join(allowed)}")
-    if key == "enable-policy":
-        return replace(profile, policy_mode=value)
-    return replace(profile, default_deny_options=value == "true")
-
-
-def _parse_name(text: str) -> Profile:
-    name, sep, version = text.strip().partition("@")
-    name = name.lower()
-    if name not in CNI_NAMES:
-        raise ProfileError(f"unknown CNI {name!r}: expected one of {', '.join(CNI_NAMES)}")
-    if sep and not version:
-        raise ProfileError(f"empty version after '{name}@'")
-    if name in ("calico", "canal"):
-        if not sep:
-            return _calico(name, CALICO_LATEST[1], None)
-        major, minor = _version(name, version)
-        if major != 3 or minor is None or minor > CALICO_LATEST[1]:
-            raise ProfileError(
-                f"unknown {name} version {version!r}: known versions are 3.0 to 3.{CALICO_LATEST[1]}"
-            )
-        return _calico(name, minor, version.lstrip("v"))
-    profile = _FIXED[name]
-    if sep:
-        _version(name, version)  # well-formed; no behaviour of this profile depends on it
-        return replace(profile, version=version.lstrip("v"))
-    return profile
-
-
-def all_profiles() -> list[Profile]:
-    """One profile per CNI at its latest version (what ``kubefence profiles`` lists)."""
-    return [parse_profile(name) for name in CNI_NAMES]
 
 
 def _warning(profile: Profile, source: Source, what: str) -> Diagnostic:
@@ -325,6 +114,8 @@ def view_policy(profile: Profile, policy: Policy, warnings: list[Diagnostic]) ->
         if kept is None:
             return None
         policy = kept
+    elif policy.dialect == "adminnetworkpolicy" and profile.calico_minor is not None:
+        policy = _calico_admin(profile, profile.calico_minor, policy, warnings)
     return place(profile, _strip_l7(profile, policy, warnings))
 
 
@@ -353,7 +144,7 @@ def apply_profile(
             kept = view_policy(profile, policy, warnings)
             return () if kept is None else (kept,)
 
-    for policy in policies:
+    for policy in _without_node_rules(profile, policies, warnings):
         out += each(policy, warnings)
     if profile.policy_mode == "always":
         out.append(ALWAYS_DENY)
@@ -395,6 +186,42 @@ def _deleted(staged: Policy, live: Sequence[Policy]) -> Diagnostic:
         None,
         source.object,
     )
+
+
+def _without_node_rules(
+    profile: Profile, policies: Sequence[Policy], warnings: list[Diagnostic]
+) -> Sequence[Policy]:
+    """Cilium without ``enable-node-selector-labels`` (default false) rejects a policy with
+    ``fromNodes``/``toNodes`` as a whole, every part of the object (cilium/cilium
+    pkg/policy/api rule_validation.go ``IngressCommonRule.Validate``/``EgressCommonRule.Validate``:
+    ``ErrFromToNodesRequiresNodeSelectorOption``; pkg/defaults ``EnableNodeSelectorLabels = false``)."""
+    if profile.name != "cilium" or profile.node_selector_labels:
+        return policies
+    rejected: set[tuple[str, str | None, str]] = set()
+    for policy in policies:
+        key = (policy.kind, policy.namespace, policy.name)
+        rule = next((r for r in policy.rules if _names_nodes(r.peers)), None)
+        if policy.dialect != "cilium" or rule is None or key in rejected:
+            continue
+        rejected.add(key)
+        what = (
+            f"{rule.label} selects nodes (fromNodes/toNodes), which Cilium rejects "
+            "unless enable-node-selector-labels=true; the whole policy is ignored"
+        )
+        warnings.append(_warning(profile, rule.source, what))
+    if not rejected:
+        return policies
+    return [p for p in policies if p.dialect != "cilium" or (p.kind, p.namespace, p.name) not in rejected]
+
+
+def _names_nodes(peers: Sequence[Peer]) -> bool:
+    """Whether a NodePeer is among ``peers`` (inside compound peers too)."""
+    for peer in peers:
+        if isinstance(peer, NodePeer):
+            return True
+        if isinstance(peer, CompoundPeer) and _names_nodes((*peer.any_of, *peer.all_of, *peer.none_of)):
+            return True
+    return False
 
 
 # Cilium with enable-policy=always: every endpoint is default-deny in both directions (§4.3).
@@ -501,6 +328,53 @@ def _antrea_place(policy: Policy) -> Policy:
     return policy
 
 
+def _calico_admin(profile: Profile, minor: int, policy: Policy, warnings: list[Diagnostic]) -> Policy:
+    """An AdminNetworkPolicy / BaselineAdminNetworkPolicy / ClusterNetworkPolicy as Calico's
+    conversion leaves it (projectcalico/calico libcalico-go/lib/backend/k8s/conversion:
+    conversion.go ≤ 3.31, clusternetworkpolicy.go 3.32): see ``_calico_admin_rule``."""
+    rules: list[Rule] = []
+    for rule in policy.rules:
+        new = _calico_admin_rule(profile, minor, rule, warnings)
+        if new is not None:
+            rules.append(new)
+    if len(rules) == len(policy.rules) and all(a is b for a, b in zip(rules, policy.rules, strict=True)):
+        return policy
+    return replace(policy, rules=tuple(rules))
+
+
+def _calico_admin_rule(profile: Profile, minor: int, rule: Rule, warnings: list[Diagnostic]) -> Rule | None:
+    """A peer other than namespaces, pods or networks (``nodes``) fails the rule's conversion
+    ("none of supported fields in 'To' is set."); the failed rule is replaced by a deny-all rule
+    when its action is Deny or Pass and dropped when Allow (``k8sANPHandleFailedRules``,
+    ``k8sBANPHandleFailedRules``, ``k8sClusterNetPolHandleFailedRules``). Up to 3.31 a named port
+    converts to no protocol and no port, which makes the whole port list "every port"
+    (``k8sAdminPolicyPortToCalicoFields``: "TODO: Add support for NamedPorts";
+    ``unpackANPPorts``); 3.32 converts ``destinationNamedPort``."""
+    bad = next((p for p in rule.peers if not isinstance(p, PodPeer | IPBlockPeer)), None)
+    if bad is not None:
+        if rule.action is Action.ALLOW:
+            warnings.append(
+                _warning(
+                    profile,
+                    rule.source,
+                    f"{rule.label}: Calico cannot convert the peer {bad}; the rule is dropped",
+                )
+            )
+            return None
+        what = (
+            f"{rule.label}: Calico cannot convert the peer {bad} and replaces the rule with one that denies "
+            "every peer, port and protocol"
+        )
+        warnings.append(_warning(profile, rule.source, what))
+        return replace(rule, action=Action.DENY, peers=(AnyPeer(),), ports=None, except_ports=())
+    named = next((m for m in rule.ports or () if isinstance(m, NamedPort)), None)
+    if named is not None and minor <= 31:
+        what = f"{rule.label}: Calico 3.{minor} ignores {named}, so the rule matches every port and protocol"
+        warnings.append(_warning(profile, rule.source, what))
+        return replace(rule, ports=None)
+    return rule
+
+
 def _network_policy(profile: Profile, policy: Policy, warnings: list[Diagnostic]) -> Policy | None:
     if not profile.named_ports:
         named = [(r, m) for r in policy.rules for m in r.ports or () if isinstance(m, NamedPort)]
@@ -518,11 +392,27 @@ def _network_policy(profile: Profile, policy: Policy, warnings: list[Diagnostic]
     rules: list[Rule] = []
     changed = False
     for rule in policy.rules:
-        new = _rule(profile, rule, warnings)
+        new = _rule(profile, _cidr_peers(profile, rule, warnings), warnings)
         changed = changed or new is not rule
         if new is not None:
             rules.append(new)
     return replace(policy, rules=tuple(rules)) if changed else policy
+
+
+def _cidr_peers(profile: Profile, rule: Rule, warnings: list[Diagnostic]) -> Rule:
+    """Cilium turns an ipBlock into a CIDR rule (cilium/cilium pkg/k8s/network_policy.go
+    ``ipBlockToCIDRRule``), which selects neither pods nor nodes under the default
+    ``policy-cidr-match-mode`` (pkg/ipcache/metadata.go: node identities carry no CIDR labels
+    unless the mode includes "nodes"): an ExternalBlockPeer, as a CNP ``toCIDRSet`` (§4.8)."""
+    if not profile.ipblock_as_cidr or not any(isinstance(p, IPBlockPeer) for p in rule.peers):
+        return rule
+    peers = tuple(ExternalBlockPeer(p.block) if isinstance(p, IPBlockPeer) else p for p in rule.peers)
+    what = (
+        f"{rule.label}: ipBlock acts as a Cilium CIDR rule and matches only addresses outside the "
+        "cluster, never a pod, a node or a host-network pod"
+    )
+    warnings.append(_warning(profile, rule.source, what))
+    return replace(rule, peers=peers)
 
 
 def _rule(profile: Profile, rule: Rule, warnings: list[Diagnostic]) -> Rule | None:

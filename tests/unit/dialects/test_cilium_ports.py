@@ -13,7 +13,7 @@ from kubefence.dialects.cilium import CiliumDialect
 from kubefence.dialects.loader import load_text
 from kubefence.ir.diagnostics import Severity
 from kubefence.ir.l7 import HTTPMatch, HTTPRule, MatchKind, TextMatch
-from kubefence.ir.model import AnyPeer, Rule
+from kubefence.ir.model import AnyPeer, ExternalBlockPeer, Rule
 from kubefence.ir.ports import MAX_PORT, NamedPort, PortRange, Protocol
 
 CNP = "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: p, namespace: ns}\nspec:\n"
@@ -331,4 +331,4 @@ def test_an_except_equal_to_the_cidr_empties_the_entry() -> None:
     result = parse(SEL + "ingress: [{fromCIDRSet: [{cidr: 10.0.0.0/8, except: [10.0.0.0/8]}]}]")
     assert not any(d.is_error for d in result.diagnostics)
     (peer,) = result.policies[0].rules[0].peers
-    assert not peer.block.contains(ip_address("10.1.2.3"))  # type: ignore[attr-defined]
+    assert isinstance(peer, ExternalBlockPeer) and not peer.block.contains(ip_address("10.1.2.3"))
