@@ -29,6 +29,7 @@ from kubefence.ir.model import (
     CompoundPeer,
     GroupRefPeer,
     IPBlockPeer,
+    NamespaceGatedPeer,
     NetworkSetPeer,
     Peer,
     PodPeer,
@@ -257,8 +258,17 @@ class Linker:
     def _network_sets(self, peer: NetworkSetPeer) -> Peer:
         blocks: list[Peer] = []
         for found in self.sets:
-            if self._in_scope(peer, found) and peer.selector.matches(found.labels):
-                blocks += [IPBlockPeer(IPBlock(net)) for net in found.nets]
+            if not (self._in_scope(peer, found) and peer.selector.matches(found.labels)):
+                continue
+            nets = [IPBlockPeer(IPBlock(net)) for net in found.nets]
+            gate = peer.namespace_selector
+            if found.namespace is not None and peer.namespace is None and gate is not None and nets:
+                # The set inherits its namespace's labels (pcns.*: updateprocessors/
+                # networksetprocessor.go, profile kns.<namespace>); those are known to the
+                # engine, not here: it binds the gate against the snapshot.
+                blocks.append(NamespaceGatedPeer(CompoundPeer(any_of=tuple(nets)), found.namespace, gate))
+            else:
+                blocks += nets
         if not blocks:
             return NOTHING
         return CompoundPeer(any_of=tuple(blocks))
@@ -277,10 +287,7 @@ class Linker:
             return False
         if peer.namespace is not None:
             return found.namespace == peer.namespace
-        if peer.namespace_selector is not None:
-            # Only the namespace name is known here (§3.4 projectcalico.org/name).
-            return peer.namespace_selector.matches({"projectcalico.org/name": found.namespace})
-        return True
+        return True  # a namespaceSelector is a NamespaceGatedPeer, bound by the engine
 
 
 def _by_rule_index(policy: Policy) -> list[Policy]:

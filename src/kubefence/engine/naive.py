@@ -20,6 +20,7 @@ from kubefence.ir.model import (
     ExternalBlockPeer,
     IPBlockPeer,
     LabelView,
+    NamespaceGatedPeer,
     NodePeer,
     Peer,
     PodPeer,
@@ -99,6 +100,9 @@ def one_peer_ok(snap: ClusterSnapshot, peer: Peer, remote: Remote, ipblock_pods:
         return any(remote.ip in n.addresses for n in nodes)
     if isinstance(peer, EntityPeer):
         return _entity_ok(snap, peer.entity, remote)
+    if isinstance(peer, NamespaceGatedPeer):
+        labels = cni_namespace_labels(peer.namespace, snap.namespace_labels(peer.namespace))
+        return peer.selector.matches(labels) and one_peer_ok(snap, peer.peer, remote, ipblock_pods)
     if isinstance(peer, CompoundPeer):
         return (
             (not peer.any_of or any(one_peer_ok(snap, p, remote, ipblock_pods) for p in peer.any_of))

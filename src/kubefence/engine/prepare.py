@@ -23,6 +23,7 @@ from kubefence.ir.model import (
     ExternalBlockPeer,
     FQDNPeer,
     LabelView,
+    NamespaceGatedPeer,
     Peer,
     PodPeer,
     PodSelection,
@@ -112,6 +113,28 @@ def _has_relative(policy: Policy) -> bool:
     return any(isinstance(p, RelativeNamespacePeer) for r in policy.rules for p in r.peers)
 
 
+def _has_gated(policy: Policy) -> bool:
+    return any(_gated(p) for r in policy.rules for p in r.peers)
+
+
+def _gated(peer: Peer) -> bool:
+    if isinstance(peer, CompoundPeer):
+        return any(_gated(p) for p in (*peer.any_of, *peer.all_of, *peer.none_of))
+    return isinstance(peer, NamespaceGatedPeer)
+
+
+def _ungated(policy: Policy, snapshot: ClusterSnapshot) -> Policy:
+    """Gated peers as their peer where the namespace's labels match, else as nothing."""
+
+    def bind(peer: Peer) -> Peer:
+        if not isinstance(peer, NamespaceGatedPeer):
+            return peer
+        labels = cni_namespace_labels(peer.namespace, snapshot.namespace_labels(peer.namespace))
+        return peer.peer if peer.selector.matches(labels) else NOTHING
+
+    return replace(policy, rules=tuple(_map_peers(r, bind) for r in policy.rules))
+
+
 def _absolute(peer: RelativeNamespacePeer, namespace: str, ns_labels: Mapping[str, str]) -> Peer:
     if not peer.same_labels:
         return PodPeer(PodSelection(peer.pod_selector, namespace=namespace))
@@ -151,12 +174,14 @@ def prepare_policy(
     depends on the snapshot, and then only on its namespaces."""
     if any(isinstance(p, FQDNPeer) for r in policy.rules for p in r.peers):
         policy = _bind_dns(policy, dns, notes)
+    if _has_gated(policy):
+        policy = _ungated(policy, snapshot)
     return _split(policy, snapshot) if _has_relative(policy) else [policy]
 
 
 def needs_namespaces(policy: Policy) -> bool:
     """Whether ``prepare_policy`` reads the snapshot's namespaces for this policy."""
-    return _has_relative(policy)
+    return _has_relative(policy) or _has_gated(policy)
 
 
 def prepare(

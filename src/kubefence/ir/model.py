@@ -52,6 +52,7 @@ __all__ = [
     "GroupRefPeer",
     "IPBlockPeer",
     "LabelView",
+    "NamespaceGatedPeer",
     "NetworkSetPeer",
     "NodePeer",
     "Peer",
@@ -288,6 +289,21 @@ class RelativeNamespacePeer:
 
 
 @dataclass(frozen=True, slots=True)
+class NamespaceGatedPeer:
+    """``peer`` while namespace ``namespace``'s labels (as Calico sees them) match ``selector``,
+    else nothing: a Calico NetworkSet of that namespace selected through a rule's
+    namespaceSelector (the set inherits its namespace's labels). The engine binds it against
+    the snapshot's namespaces before resolving."""
+
+    peer: Peer
+    namespace: str
+    selector: Selector
+
+    def __str__(self) -> str:
+        return f"{self.peer} (while namespace {self.namespace} matches [{self.selector}])"
+
+
+@dataclass(frozen=True, slots=True)
 class CompoundPeer:
     """Matches when some ``any_of`` peer matches (or ``any_of`` is empty), every ``all_of`` peer
     matches and no ``none_of`` peer does (Calico rules AND their criteria: selector, nets,
@@ -317,6 +333,7 @@ Peer = (
     | GroupRefPeer
     | NetworkSetPeer
     | RelativeNamespacePeer
+    | NamespaceGatedPeer
     | CompoundPeer
 )
 
