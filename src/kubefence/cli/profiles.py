@@ -23,6 +23,8 @@ def profile_doc(profile: Profile) -> dict[str, object]:
         "end_port": profile.end_port,
         "sctp": profile.sctp,
         "ipblock_matches_pods": profile.ipblock_matches_pods,
+        "ipblock_as_cidr": profile.ipblock_as_cidr,
+        "node_selector_labels": profile.node_selector_labels,
         "dialects": sorted(profile.dialects),
         "notes": list(profile.notes),
     }
