@@ -63,7 +63,9 @@ class Profile:
     concern Kubernetes NetworkPolicy only: ``named_ports`` False rejects a whole policy that uses
     a named port; ``end_port`` False turns a port range into its first port; ``sctp`` False drops
     SCTP port entries; ``ipblock_matches_pods`` False keeps ipBlock peers off pod-network pods;
-    ``ipblock_as_cidr`` turns ipBlock peers into Cilium CIDR peers (outside addresses only).
+    ``ipblock_as_cidr`` turns ipBlock peers into Cilium CIDR peers (outside addresses only);
+    ``rule_wide_excepts``: every ``except`` of a rule's ipBlocks applies to all its ipBlocks
+    (kube-router: one ipset per rule, longest prefix wins).
     ``node_selector_labels``: Cilium's ``enable-node-selector-labels``, without which Cilium
     rejects a policy with ``fromNodes``/``toNodes``.
     """
@@ -77,6 +79,7 @@ class Profile:
     sctp: bool = True
     ipblock_matches_pods: bool = True
     ipblock_as_cidr: bool = False
+    rule_wide_excepts: bool = False
     notes: tuple[str, ...] = ()
     dialects: frozenset[str] = frozenset()
     calico_minor: int | None = None
@@ -186,6 +189,7 @@ _FIXED: dict[str, Profile] = {
         None,
         "kube-router: Kubernetes NetworkPolicy fully (named ports, endPort, ipBlock except).",
         ignored_kinds=_ignore(UPSTREAM_ADMIN, _NOT_IMPLEMENTED),
+        rule_wide_excepts=True,
     ),
     "flannel": Profile(
         "flannel",

@@ -19,6 +19,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from kubefence.engine.tiers import CALICO_BUILTIN_TIERS, CALICO_DEFAULT, CILIUM, antrea_tier, calico_tier
+from kubefence.ir.addresses import IPBlock
 from kubefence.ir.diagnostics import Diagnostic, Severity
 from kubefence.ir.model import (
     NETWORK_POLICY,
@@ -392,11 +393,42 @@ def _network_policy(profile: Profile, policy: Policy, warnings: list[Diagnostic]
     rules: list[Rule] = []
     changed = False
     for rule in policy.rules:
-        new = _rule(profile, _cidr_peers(profile, rule, warnings), warnings)
+        new = _rule(
+            profile, _cidr_peers(profile, _rule_wide_excepts(profile, rule, warnings), warnings), warnings
+        )
         changed = changed or new is not rule
         if new is not None:
             rules.append(new)
     return replace(policy, rules=tuple(rules)) if changed else policy
+
+
+def _rule_wide_excepts(profile: Profile, rule: Rule, warnings: list[Diagnostic]) -> Rule:
+    """kube-router puts every ipBlock of a rule in one ipset, excepts as ``nomatch`` entries, and
+    the longest matching prefix decides (cloudnativelabs/kube-router pkg/controllers/netpol
+    policy.go ``evalIPBlockPeer``; npc_nftables.go per-rule except set): an except of one block
+    also cuts out of every wider block of the rule. Each block then excepts every more specific
+    except of the rule; a narrower block inside an except still lets its own addresses in."""
+    blocks = [p for p in rule.peers if isinstance(p, IPBlockPeer)]
+    if not profile.rule_wide_excepts or len(blocks) < 2:
+        return rule
+    excepts = {e for b in blocks for e in b.block.excepts}
+    peers: list[Peer] = []
+    for peer in rule.peers:
+        if isinstance(peer, IPBlockPeer):
+            cidr = peer.block.cidr
+            cut = {e for e in excepts if e.version == cidr.version and e.prefixlen > cidr.prefixlen}
+            cut = {e for e in cut if e.subnet_of(cidr)}  # type: ignore[arg-type]
+            if cut != set(peer.block.excepts):
+                peer = IPBlockPeer(IPBlock(cidr, tuple(sorted(cut, key=str))))
+        peers.append(peer)
+    if tuple(peers) == rule.peers:
+        return rule
+    what = (
+        f"{rule.label}: kube-router applies every except of the rule's ipBlocks to all of them "
+        "(one ipset per rule, longest prefix wins)"
+    )
+    warnings.append(_warning(profile, rule.source, what))
+    return replace(rule, peers=tuple(peers))
 
 
 def _cidr_peers(profile: Profile, rule: Rule, warnings: list[Diagnostic]) -> Rule:
