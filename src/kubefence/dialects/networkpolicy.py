@@ -95,6 +95,7 @@ class _Parser:
             directions=directions,
             rules=tuple(r for r in rules if r.direction in directions),
             source=self.r.source(),
+            dormant=tuple(r for r in rules if r.direction not in directions),
         )
 
     def policy_types(self, spec: Mapping[str, Any]) -> frozenset[Direction]:

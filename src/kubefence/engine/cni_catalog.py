@@ -65,7 +65,9 @@ class Profile:
     SCTP port entries; ``ipblock_matches_pods`` False keeps ipBlock peers off pod-network pods;
     ``ipblock_as_cidr`` turns ipBlock peers into Cilium CIDR peers (outside addresses only);
     ``rule_wide_excepts``: every ``except`` of a rule's ipBlocks applies to all its ipBlocks
-    (kube-router: one ipset per rule, longest prefix wins).
+    (kube-router: one ipset per rule, longest prefix wins); ``rules_beyond_types``: rules of a
+    direction missing from ``policyTypes`` are installed all the same (Weave Net), though the
+    policy isolates only the directions it lists.
     ``node_selector_labels``: Cilium's ``enable-node-selector-labels``, without which Cilium
     rejects a policy with ``fromNodes``/``toNodes``.
     """
@@ -80,6 +82,7 @@ class Profile:
     ipblock_matches_pods: bool = True
     ipblock_as_cidr: bool = False
     rule_wide_excepts: bool = False
+    rules_beyond_types: bool = False
     notes: tuple[str, ...] = ()
     dialects: frozenset[str] = frozenset()
     calico_minor: int | None = None
@@ -183,6 +186,7 @@ _FIXED: dict[str, Profile] = {
         ignored_kinds=_ignore(UPSTREAM_ADMIN, _NOT_IMPLEMENTED),
         named_ports=False,
         end_port=False,
+        rules_beyond_types=True,
     ),
     "kube-router": Profile(
         "kube-router",

@@ -189,6 +189,8 @@ def _walk_tiers(mine: list[Policy], d: Direction, local: bool, hits: Callable[[P
             continue
         in_tier = sorted((p for p in mine if p.tier == tier), key=lambda p: p.order_key)
         kind = tier.kind.value
+        if kind == "isolating" and not any(p.isolates_direction(d) for p in in_tier):
+            continue  # Weave: rules beyond policyTypes, and no policy isolates the direction
         if kind in ("isolating", "union") and local:
             return True
         matched = [r for p in in_tier for r in hits(p)]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from kubefence.engine.connset import ConnectionSet
 from kubefence.ir.model import Action, Direction, Policy, Rule, Tier, TierKind
 
-__all__ = ["DirectionQuery", "allowed_connections", "local_bypass"]
+__all__ = ["DirectionQuery", "allowed_connections", "deciding", "local_bypass"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +40,15 @@ def _tiers(query: DirectionQuery) -> list[tuple[Tier, list[Policy]]]:
     for policy in query.policies:
         if query.direction in policy.directions:
             grouped.setdefault(policy.tier, []).append(policy)
-    return sorted(grouped.items())
+    return [
+        (tier, found) for tier, found in sorted(grouped.items()) if deciding(tier, found, query.direction)
+    ]
+
+
+def deciding(tier: Tier, policies: Sequence[Policy], direction: Direction) -> bool:
+    """Whether the tier takes part: an ISOLATING tier only where some policy isolates the
+    direction (Weave installs rules beyond ``policyTypes`` without isolating by them)."""
+    return tier.kind is not TierKind.ISOLATING or any(p.isolates_direction(direction) for p in policies)
 
 
 def _ordered(

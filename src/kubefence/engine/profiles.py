@@ -390,6 +390,7 @@ def _network_policy(profile: Profile, policy: Policy, warnings: list[Diagnostic]
                 )
             )
             return None
+    policy = _rules_beyond_types(profile, policy, warnings)
     rules: list[Rule] = []
     changed = False
     for rule in policy.rules:
@@ -400,6 +401,29 @@ def _network_policy(profile: Profile, policy: Policy, warnings: list[Diagnostic]
         if new is not None:
             rules.append(new)
     return replace(policy, rules=tuple(rules)) if changed else policy
+
+
+def _rules_beyond_types(profile: Profile, policy: Policy, warnings: list[Diagnostic]) -> Policy:
+    """Weave Net builds rules from ``spec.ingress`` and ``spec.egress`` whatever ``policyTypes``
+    says (weaveworks/weave npc/analyser.go ``analysePolicy``); ``policyTypes`` only decides
+    which pods lose default-allow. Such rules then allow traffic for pods that another policy
+    isolates: the policy takes part in both directions and isolates only those it lists."""
+    if not profile.rules_beyond_types or not policy.dormant:
+        return policy
+    extra = frozenset(r.direction for r in policy.dormant)
+    names = " and ".join(sorted(d.value for d in extra))
+    what = (
+        f"its {names} rules are installed although policyTypes leaves {names} out: they allow "
+        f"{names} traffic of pods that another policy isolates (this one does not isolate {names})"
+    )
+    warnings.append(_warning(profile, policy.source, what))
+    return replace(
+        policy,
+        directions=policy.directions | extra,
+        rules=policy.rules + policy.dormant,
+        isolates=policy.directions,
+        dormant=(),
+    )
 
 
 def _rule_wide_excepts(profile: Profile, rule: Rule, warnings: list[Diagnostic]) -> Rule:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kubefence.engine.explain import DirectionTrace, Explanation, NearMiss, RuleRef, Verdict
+from kubefence.engine.pipeline import deciding
 from kubefence.engine.probes import Probe
 from kubefence.engine.resolve import Resolution, ports_of_rule
 from kubefence.ir.l7 import HTTPRequest
@@ -80,11 +81,11 @@ def _distinct(policies: tuple[Policy, ...]) -> tuple[Policy, ...]:
     return tuple(seen.values())
 
 
-def _tiers(policies: tuple[Policy, ...]) -> list[tuple[Tier, list[Policy]]]:
+def _tiers(policies: tuple[Policy, ...], direction: Direction) -> list[tuple[Tier, list[Policy]]]:
     grouped: dict[Tier, list[Policy]] = {}
     for policy in policies:
         grouped.setdefault(policy.tier, []).append(policy)
-    return sorted(grouped.items())
+    return [(tier, found) for tier, found in sorted(grouped.items()) if deciding(tier, found, direction)]
 
 
 def _l7_action(walk: _Walk, rule: Rule) -> Verdict:
@@ -164,7 +165,7 @@ def _direction(walk: _Walk) -> DirectionTrace:
         why = f"traffic from the pod's own node bypasses {endpoint.key}'s Antrea policies: always allowed"
         return _trace(walk, Verdict.ALLOW, (), why)
     skip_below: float | None = None
-    for tier, policies in _tiers(_selected(walk)):
+    for tier, policies in _tiers(_selected(walk), walk.direction):
         if skip_below is not None and tier.rank < skip_below:
             continue
         if tier.kind is TierKind.ISOLATING:

@@ -373,8 +373,10 @@ class Policy:
     Order inside a tier: ``priority``, then ``tiebreak`` (a dialect's own tie rule, e.g. Calico's
     ``name/namespace/kind`` string), then namespace and name, then ``part``: a dialect whose
     objects apply different rules to different pods (Antrea rule-level appliedTo, Cilium
-    ``specs``) emits one Policy per part, in rule order. ``isolates``: for UNION tiers, the
-    directions in which the policy turns on default deny (None: ``directions``).
+    ``specs``) emits one Policy per part, in rule order. ``isolates``: the directions in which
+    the policy turns on default deny (None: ``directions``). ``dormant``: NetworkPolicy rules of a
+    direction missing from ``policyTypes``, which the API ignores (only a CNI profile that
+    installs them anyway, Weave Net, moves them into ``rules``).
     """
 
     kind: str
@@ -389,6 +391,7 @@ class Policy:
     tiebreak: str = ""
     part: int = 0
     isolates: frozenset[Direction] | None = None
+    dormant: tuple[Rule, ...] = ()
 
     @property
     def key(self) -> str:
