@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from kubefence.dialects.loader import Document
     from kubefence.ir.addresses import IPAddress, IPNetwork
 
-__all__ = ["CLUSTER_KINDS", "WORKLOAD_KINDS", "ObjectResult", "ServiceAccount", "Workload", "parse_object"]
+__all__ = ["CLUSTER_KINDS", "WORKLOAD_KINDS", "ObjectResult", "Workload", "parse_object"]
 
 WORKLOAD_KINDS = frozenset(
     {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob"}

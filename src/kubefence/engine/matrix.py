@@ -136,31 +136,32 @@ class ClassTable:
             rows.append(row)
         return rows
 
-    @property
-    def ids(self) -> Any:
-        """``ids[cs, cd]`` as a numpy array (made from the lists of a small table on first use)."""
+    def _as_arrays(self) -> None:
+        """A small table's lists as the numpy arrays of a large one (on first array use)."""
         if isinstance(self._ids, list):
             import numpy as np
 
-            self._ids = np.asarray(self._ids, dtype=np.int32).reshape(len(self._ids), len(self._ids))
+            n = len(self._ids)
+            self._ids = np.asarray(self._ids, dtype=np.int32).reshape(n, n)
+            self._egress_of = np.asarray(self._egress_of, dtype=np.int64)
+            self._ingress_of = np.asarray(self._ingress_of, dtype=np.int64)
+
+    @property
+    def ids(self) -> Any:
+        """``ids[cs, cd]``: the entry of each class pair (numpy)."""
+        self._as_arrays()
         return self._ids
 
     @property
     def egress_of(self) -> Any:
         """``egress_of[entry]``: the entry's egress answer, an index into ``base`` (numpy)."""
-        if isinstance(self._egress_of, list):
-            import numpy as np
-
-            self._egress_of = np.asarray(self._egress_of, dtype=np.int64)
+        self._as_arrays()
         return self._egress_of
 
     @property
     def ingress_of(self) -> Any:
         """``ingress_of[entry]``: the entry's ingress answer, an index into ``base`` (numpy)."""
-        if isinstance(self._ingress_of, list):
-            import numpy as np
-
-            self._ingress_of = np.asarray(self._ingress_of, dtype=np.int64)
+        self._as_arrays()
         return self._ingress_of
 
     def entry(self, cs: int, cd: int) -> int:

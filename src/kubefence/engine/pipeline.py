@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from kubefence.engine.connset import ConnectionSet
 from kubefence.ir.model import Action, Direction, Policy, Rule, Tier, TierKind
 
-__all__ = ["DirectionQuery", "allowed_connections", "deciding", "local_bypass"]
+__all__ = ["DirectionQuery", "allowed_connections", "local_bypass", "tiers_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,20 +35,19 @@ class DirectionQuery:
     from_local_node: bool = False
 
 
-def _tiers(query: DirectionQuery) -> list[tuple[Tier, list[Policy]]]:
+def tiers_of(policies: Sequence[Policy], direction: Direction) -> list[tuple[Tier, list[Policy]]]:
+    """The policies of ``direction`` by tier, in evaluation order. An ISOLATING tier takes part
+    only where some policy isolates the direction (Weave installs rules beyond ``policyTypes``
+    without isolating by them)."""
     grouped: dict[Tier, list[Policy]] = {}
-    for policy in query.policies:
-        if query.direction in policy.directions:
+    for policy in policies:
+        if direction in policy.directions:
             grouped.setdefault(policy.tier, []).append(policy)
     return [
-        (tier, found) for tier, found in sorted(grouped.items()) if deciding(tier, found, query.direction)
+        (tier, found)
+        for tier, found in sorted(grouped.items())
+        if tier.kind is not TierKind.ISOLATING or any(p.isolates_direction(direction) for p in found)
     ]
-
-
-def deciding(tier: Tier, policies: Sequence[Policy], direction: Direction) -> bool:
-    """Whether the tier takes part: an ISOLATING tier only where some policy isolates the
-    direction (Weave installs rules beyond ``policyTypes`` without isolating by them)."""
-    return tier.kind is not TierKind.ISOLATING or any(p.isolates_direction(direction) for p in policies)
 
 
 def _ordered(
@@ -118,7 +117,7 @@ def allowed_connections(query: DirectionQuery) -> ConnectionSet:
         return ConnectionSet.all()
     undecided, allowed = ConnectionSet.all(), ConnectionSet.empty()
     parked: list[tuple[float, ConnectionSet]] = []  # passed on, waiting for a later tier
-    for tier, policies in _tiers(query):
+    for tier, policies in tiers_of(query.policies, query.direction):
         held = ConnectionSet.empty()
         for until, conns in parked:
             if until > tier.rank:

@@ -30,6 +30,7 @@ from kubefence.ir.model import (
     Policy,
     RelativeNamespacePeer,
     Rule,
+    leaf_peers,
 )
 from kubefence.ir.selectors import LabelSelector
 
@@ -114,13 +115,7 @@ def _has_relative(policy: Policy) -> bool:
 
 
 def _has_gated(policy: Policy) -> bool:
-    return any(_gated(p) for r in policy.rules for p in r.peers)
-
-
-def _gated(peer: Peer) -> bool:
-    if isinstance(peer, CompoundPeer):
-        return any(_gated(p) for p in (*peer.any_of, *peer.all_of, *peer.none_of))
-    return isinstance(peer, NamespaceGatedPeer)
+    return any(isinstance(p, NamespaceGatedPeer) for r in policy.rules for p in leaf_peers(r.peers))
 
 
 def _ungated(policy: Policy, snapshot: ClusterSnapshot) -> Policy:

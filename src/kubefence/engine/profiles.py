@@ -25,7 +25,6 @@ from kubefence.ir.model import (
     NETWORK_POLICY,
     Action,
     AnyPeer,
-    CompoundPeer,
     Direction,
     ExternalBlockPeer,
     IPBlockPeer,
@@ -34,6 +33,7 @@ from kubefence.ir.model import (
     PodSelection,
     Policy,
     TierKind,
+    leaf_peers,
 )
 from kubefence.ir.ports import MAX_PORT, MIN_PORT, NamedPort, PortMatch, PortRange, Protocol
 from kubefence.ir.provenance import Source
@@ -201,7 +201,9 @@ def _without_node_rules(
     rejected: set[tuple[str, str | None, str]] = set()
     for policy in policies:
         key = (policy.kind, policy.namespace, policy.name)
-        rule = next((r for r in policy.rules if _names_nodes(r.peers)), None)
+        rule = next(
+            (r for r in policy.rules if any(isinstance(p, NodePeer) for p in leaf_peers(r.peers))), None
+        )
         if policy.dialect != "cilium" or rule is None or key in rejected:
             continue
         rejected.add(key)
@@ -213,16 +215,6 @@ def _without_node_rules(
     if not rejected:
         return policies
     return [p for p in policies if p.dialect != "cilium" or (p.kind, p.namespace, p.name) not in rejected]
-
-
-def _names_nodes(peers: Sequence[Peer]) -> bool:
-    """Whether a NodePeer is among ``peers`` (inside compound peers too)."""
-    for peer in peers:
-        if isinstance(peer, NodePeer):
-            return True
-        if isinstance(peer, CompoundPeer) and _names_nodes((*peer.any_of, *peer.all_of, *peer.none_of)):
-            return True
-    return False
 
 
 # Cilium with enable-policy=always: every endpoint is default-deny in both directions (§4.3).

@@ -31,6 +31,7 @@ from kubefence.ir.model import (
     PodPeer,
     Policy,
     Rule,
+    leaf_peers,
 )
 from kubefence.ir.ports import ContainerPort, NamedPort, PortMatch, PortRange
 
@@ -87,11 +88,9 @@ def rule_names_ports(rule: Rule) -> bool:
 
 def peer_blocks(peer: Peer) -> Iterator[IPBlock]:
     """The CIDR blocks a peer tests addresses against (inside compound peers too)."""
-    if isinstance(peer, IPBlockPeer | ExternalBlockPeer):
-        yield peer.block
-    elif isinstance(peer, CompoundPeer):
-        for child in (*peer.any_of, *peer.all_of, *peer.none_of):
-            yield from peer_blocks(child)
+    for leaf in leaf_peers((peer,)):
+        if isinstance(leaf, IPBlockPeer | ExternalBlockPeer):
+            yield leaf.block
 
 
 class Resolution:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kubefence.engine.explain import DirectionTrace, Explanation, NearMiss, RuleRef, Verdict
-from kubefence.engine.pipeline import deciding
+from kubefence.engine.pipeline import local_bypass, tiers_of
 from kubefence.engine.probes import Probe
 from kubefence.engine.resolve import Resolution, ports_of_rule
 from kubefence.ir.l7 import HTTPRequest
@@ -79,13 +79,6 @@ def _distinct(policies: tuple[Policy, ...]) -> tuple[Policy, ...]:
     for p in policies:
         seen.setdefault((p.dialect, p.key), p)
     return tuple(seen.values())
-
-
-def _tiers(policies: tuple[Policy, ...], direction: Direction) -> list[tuple[Tier, list[Policy]]]:
-    grouped: dict[Tier, list[Policy]] = {}
-    for policy in policies:
-        grouped.setdefault(policy.tier, []).append(policy)
-    return [(tier, found) for tier, found in sorted(grouped.items()) if deciding(tier, found, direction)]
 
 
 def _l7_action(walk: _Walk, rule: Rule) -> Verdict:
@@ -159,13 +152,11 @@ def _direction(walk: _Walk) -> DirectionTrace:
     if not endpoint.managed:
         what = "a host-network pod" if endpoint.pod else "an address outside the cluster's pods"
         return _trace(walk, Verdict.ALLOW, (), f"{endpoint.key} is {what}: no policy governs its {d}")
-    if _from_local_node(walk) and any(
-        p.tier.local_allowed and walk.direction in p.directions for p in _selected(walk)
-    ):
+    if local_bypass(walk.direction, _from_local_node(walk), _selected(walk)):
         why = f"traffic from the pod's own node bypasses {endpoint.key}'s Antrea policies: always allowed"
         return _trace(walk, Verdict.ALLOW, (), why)
     skip_below: float | None = None
-    for tier, policies in _tiers(_selected(walk), walk.direction):
+    for tier, policies in tiers_of(_selected(walk), walk.direction):
         if skip_below is not None and tier.rank < skip_below:
             continue
         if tier.kind is TierKind.ISOLATING:

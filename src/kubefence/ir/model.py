@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from kubefence.ir.addresses import IPBlock
 from kubefence.ir.expressions import Selector
@@ -35,6 +36,9 @@ from kubefence.ir.l7 import HTTPRule
 from kubefence.ir.ports import PortMatch
 from kubefence.ir.provenance import Source
 from kubefence.ir.selectors import LabelSelector
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
 
 __all__ = [
     "ADMIN",
@@ -63,6 +67,7 @@ __all__ = [
     "Rule",
     "Tier",
     "TierKind",
+    "leaf_peers",
 ]
 
 
@@ -336,6 +341,15 @@ Peer = (
     | NamespaceGatedPeer
     | CompoundPeer
 )
+
+
+def leaf_peers(peers: Iterable[Peer]) -> Iterator[Peer]:
+    """Every peer of ``peers`` that is not a CompoundPeer, inside compound peers too."""
+    for peer in peers:
+        if isinstance(peer, CompoundPeer):
+            yield from leaf_peers((*peer.any_of, *peer.all_of, *peer.none_of))
+        else:
+            yield peer
 
 
 @dataclass(frozen=True, slots=True)

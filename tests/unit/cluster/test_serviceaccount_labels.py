@@ -3,7 +3,8 @@ semantics reference; cluster/objects.py, cluster/views.py)."""
 
 from __future__ import annotations
 
-from kubefence.cluster.objects import ServiceAccount, parse_object
+from kubefence.cluster.objects import parse_object
+from kubefence.cluster.snapshot import ServiceAccount
 from kubefence.cluster.views import cni_pod_labels
 from kubefence.dialects.loader import load_text
 from kubefence.ir.expressions import Compare, Op
