@@ -50,6 +50,14 @@ PORTS: dict[str, tuple[tuple[int, str, str | None], ...]] = {
     "worker": ((9090, "TCP", "metrics"), (7000, "TCP", None)),
 }
 EXTERNAL = ("0.0.0.0/0", "0.0.0.0/0", "203.0.113.0/24", "198.51.100.0/24", "192.168.0.0/16")
+# How much of the cluster the namespace-level policies isolate.
+ISOLATION = {
+    "mixed": "namespaces locked down, guarded, partly isolated and open in turn (most pairs denied)",
+    "light": "namespaces partly isolated and open in turn, no namespace-wide default deny "
+    "(most pairs connected)",
+    "segmented": "every namespace denies ingress by default and opens app ports to selected peers "
+    "(most pairs connected on some ports only)",
+}
 PRIVATE_EXCEPTS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 
 
@@ -64,6 +72,7 @@ class Spec:
     namespaces: int | None = None
     nca_safe: bool = False
     admin: bool = True
+    isolation: str = "mixed"  # "mixed" or "light" (see ISOLATION)
 
     @property
     def app_count(self) -> int:
@@ -185,7 +194,11 @@ class Generator:
         open_ = [self._app_ingress, self._cross_ns, self._app_ingress, self._egress_out]
         # Namespaces differ as in real clusters: locked down (default deny both ways), guarded
         # (default deny ingress), partial (some apps isolated) and open (only data stores isolated).
-        profiles = (locked, guarded, partial, open_)
+        profiles = {
+            "mixed": (locked, guarded, partial, open_),
+            "light": (partial, open_),
+            "segmented": (guarded,),
+        }[self.spec.isolation]
         k = 0
         while budget > 0:
             i = k % len(self.namespaces)
@@ -547,6 +560,10 @@ def write(spec: Spec, out: Path) -> Path:
     return out
 
 
+def _isolation_help() -> str:
+    return "; ".join(f"{name}: {text}" for name, text in ISOLATION.items())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path)
@@ -557,9 +574,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--namespaces", type=int, default=None)
     parser.add_argument("--nca-safe", action="store_true", help="only inputs NCA reads like upstream")
     parser.add_argument("--no-admin", action="store_true", help="no AdminNetworkPolicy / Baseline")
+    parser.add_argument("--isolation", choices=tuple(ISOLATION), default="mixed", help=_isolation_help())
     args = parser.parse_args(argv)
     spec = Spec(
-        args.pods, args.policies, args.seed, args.apps, args.namespaces, args.nca_safe, not args.no_admin
+        args.pods,
+        args.policies,
+        args.seed,
+        args.apps,
+        args.namespaces,
+        args.nca_safe,
+        not args.no_admin,
+        args.isolation,
     )
     write(spec, args.out)
     print(f"wrote {args.out}: {spec.pods} pods, {spec.policies} policies", file=sys.stderr)

@@ -8,8 +8,10 @@ each tool in its own subprocess (process start and parsing included), wall time 
 * the naive per-pair evaluator (``naive_matrix.py``, on sizes up to ``--naive-max-pods``, bounded
   by ``--naive-budget`` seconds and extrapolated to the whole matrix);
 * with ``--with-nca``: Network Config Analyzer's per-pair connectivity map (installed into
-  ``benchmarks/.nca-venv`` on first use), on NCA-safe clusters up to ``--nca-max-pods``, and
-  the verdict equality of ``kubefence matrix -o json`` with NCA's map at the probed ports.
+  ``benchmarks/.nca-venv`` on first use), on NCA-safe clusters of ``--nca-sizes``, each under
+  every cluster mix of ``--nca-isolation`` (NCA's time depends on how many pairs connect on
+  restricted ports), and the verdict equality of ``kubefence matrix -o json`` with NCA's map
+  at the probed ports.
 
 Figures are printed as ratios against the baselines of the same run. It also measures one
 incremental re-answer after a pod and a policy change on a loaded snapshot, and writes a plot
@@ -22,7 +24,9 @@ Usage: ``python benchmarks/run.py [--sizes 400x80,5000x1000,20000x2000] [--with-
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import multiprocessing
 import os
 import platform
 import shutil
@@ -32,6 +36,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
@@ -82,6 +87,15 @@ def measure(cmd: list[str], timeout: float, stdout_file: Path | None = None) -> 
     return Run(wall, usage.ru_maxrss / 1024, proc.returncode, killed.is_set(), text)
 
 
+def in_child(fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` in a fresh process. This process must stay small: a child inherits its
+    parent's peak RSS at fork (Linux copies the high-water mark with the address space), so
+    every later ``measure`` would report at least what generating a cluster or reading a
+    verdict file once took here."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(fn, *args).result()
+
+
 def compile_bytecode() -> None:
     """Write kubefence's bytecode now, as ``pip install`` does for an installed package, so that
     no measured run compiles its modules from source (``PYTHONDONTWRITEBYTECODE`` would make
@@ -101,7 +115,7 @@ def dataset(pods: int, policies: int, **extra: Any) -> Path:
     tag = f"{pods}x{policies}" + "".join(f"-{k}{v}" for k, v in sorted(extra.items()))
     folder = DATA / tag
     if not (folder / "policies.yaml").exists():
-        generate.write(spec, folder)
+        in_child(generate.write, spec, folder)
     return folder
 
 
@@ -194,9 +208,12 @@ def run_nca(args: argparse.Namespace) -> dict[str, Any]:
     if not nca.ensure_installed(DATA / "nca-install.log"):
         return {"error": "network-config-analyzer could not be installed"}
     out: dict[str, Any] = {"version": nca.version(), "sizes": []}
-    for pods, policies in args.nca_sizes:
-        folder = dataset(pods, policies, nca_safe=True)
-        nca_file = DATA / f"nca-{pods}x{policies}.txt"
+    # NCA's time depends on the cluster, not only on its size: it spends most of it writing the
+    # connections of each connected pair, so a cluster where most pairs connect on a few ports
+    # costs it more than one where most pairs are denied. Each size runs under every mix given.
+    for (pods, policies), isolation in itertools.product(args.nca_sizes, args.nca_isolation):
+        folder = dataset(pods, policies, nca_safe=True, isolation=isolation)
+        nca_file = DATA / f"nca-{pods}x{policies}-{isolation}.txt"
 
         def run_nca_once(f: Path = folder, out_file: Path = nca_file) -> Run:
             out_file.unlink(missing_ok=True)  # nca appends to --file_out
@@ -207,11 +224,12 @@ def run_nca(args: argparse.Namespace) -> dict[str, Any]:
         ours = _best(
             lambda f=folder: measure([kubefence(), "matrix", str(f), "-o", "counts"], 600), args.repeat
         )
-        json_file = DATA / f"kubefence-{pods}x{policies}.json"
+        json_file = DATA / f"kubefence-{pods}x{policies}-{isolation}.json"
         ours_json = measure([kubefence(), "matrix", str(folder), "-o", "json"], 600, json_file)
         entry: dict[str, Any] = {
             "pods": pods,
             "policies": policies,
+            "isolation": isolation,
             "nca": {
                 "seconds": theirs.wall,
                 "rss_mib": theirs.rss_mib,
@@ -222,7 +240,7 @@ def run_nca(args: argparse.Namespace) -> dict[str, Any]:
             "kubefence_json": {"seconds": ours_json.wall, "rss_mib": ours_json.rss_mib},
         }
         if theirs.ok and ours_json.ok:
-            entry["equality"] = compare(json_file, nca_file)
+            entry["equality"] = in_child(compare, json_file, nca_file)
         out["sizes"].append(entry)
     return out
 
@@ -330,9 +348,9 @@ def _nca_report(data: dict[str, Any]) -> str:
         return f"NCA: {data['error']}"
     lines = [f"{data['version']} (per-pair map, `-o txt_no_fw_rules`) on NCA-safe clusters:", ""]
     lines += [
-        "| pods × policies | NCA | kubefence `-o counts` | NCA ÷ kubefence | kubefence `-o json` "
-        "| RSS NCA / kubefence | verdicts equal |",
-        "|---|---|---|---|---|---|---|",
+        "| pods × policies | cluster (`--isolation`) | NCA | kubefence `-o counts` | NCA ÷ kubefence "
+        "| kubefence `-o json` | RSS NCA / kubefence | verdicts equal |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for e in data["sizes"]:
         eq = e.get("equality", {})
@@ -350,7 +368,7 @@ def _nca_report(data: dict[str, Any]) -> str:
         nca_s = e["nca"]["seconds"]
         nca_text = f"{nca_s:.2f} s" + (" (timed out)" if e["nca"]["timed_out"] else "")
         lines.append(
-            f"| {e['pods']} × {e['policies']} | {nca_text} | {e['kubefence_counts']['seconds']:.2f} s "
+            f"| {e['pods']} × {e['policies']} | {e.get('isolation', 'mixed')} | {nca_text} | {e['kubefence_counts']['seconds']:.2f} s "
             f"| {_ratio(nca_s, e['kubefence_counts']['seconds'])} | {e['kubefence_json']['seconds']:.2f} s "
             f"| {e['nca']['rss_mib']:.0f} / {e['kubefence_counts']['rss_mib']:.0f} MiB | {equal} |"
         )
@@ -408,6 +426,16 @@ def _sizes(text: str) -> list[tuple[int, int]]:
     return out
 
 
+def _isolations(text: str) -> list[str]:
+    names = [item.strip() for item in text.split(",") if item.strip()]
+    unknown = [n for n in names if n not in generate.ISOLATION]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown mix {unknown[0]!r}; known: {', '.join(generate.ISOLATION)}"
+        )
+    return names
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=_sizes, default=_sizes("400x80,5000x1000,20000x2000"))
@@ -417,6 +445,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--naive-budget", type=float, default=30)
     parser.add_argument("--with-nca", action="store_true")
     parser.add_argument("--nca-sizes", type=_sizes, default=_sizes("400x80"))
+    parser.add_argument(
+        "--nca-isolation",
+        type=_isolations,
+        default=_isolations("mixed,segmented"),
+        help="comma-separated cluster mixes (generate.py --isolation) to run NCA on",
+    )
     parser.add_argument("--nca-timeout", type=float, default=900)
     parser.add_argument("--incremental-size", type=lambda t: _sizes(t)[0], default=(5000, 1000))
     parser.add_argument("--no-incremental", action="store_true")
