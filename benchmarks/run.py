@@ -34,9 +34,9 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
@@ -368,7 +368,8 @@ def _nca_report(data: dict[str, Any]) -> str:
         nca_s = e["nca"]["seconds"]
         nca_text = f"{nca_s:.2f} s" + (" (timed out)" if e["nca"]["timed_out"] else "")
         lines.append(
-            f"| {e['pods']} × {e['policies']} | {e.get('isolation', 'mixed')} | {nca_text} | {e['kubefence_counts']['seconds']:.2f} s "
+            f"| {e['pods']} × {e['policies']} | {e.get('isolation', 'mixed')} | {nca_text} "
+            f"| {e['kubefence_counts']['seconds']:.2f} s "
             f"| {_ratio(nca_s, e['kubefence_counts']['seconds'])} | {e['kubefence_json']['seconds']:.2f} s "
             f"| {e['nca']['rss_mib']:.0f} / {e['kubefence_counts']['rss_mib']:.0f} MiB | {equal} |"
         )
