@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from kubefence.cluster.snapshot import Namespace
 from kubefence.dialects.base import Definition
-from kubefence.engine.link import Linker
+from kubefence.engine.link import Linker, ObjectId, object_id, realized
 from kubefence.engine.prepare import DnsMap, needs_namespaces, prepare_policy
 from kubefence.engine.profiles import GENERIC, Profile, apply_profile, view_policy
 from kubefence.ir.diagnostics import Diagnostic
@@ -58,6 +58,7 @@ class _Linked:
     parts: tuple[Policy, ...]
     notes: tuple[Diagnostic, ...]
     definitions: Sequence[Definition]
+    unrealizable: bool  # the CNI realizes no part of the object (``link.realized``)
 
 
 class EnforcedPolicies:
@@ -101,18 +102,22 @@ class EnforcedPolicies:
         linker: Linker | None = None
         used: dict[int, _Linked] = {}
         out: list[Policy] = []
+        unrealizable: set[ObjectId] = set()
         for policy in policies:
             entry = self._links.get(id(policy))
             if entry is None or entry.policy is not policy or entry.definitions is not definitions:
                 linker = linker or Linker(definitions)
                 start = len(linker.diagnostics)
                 parts = tuple(linker.link(policy))
-                entry = _Linked(policy, parts, tuple(linker.diagnostics[start:]), definitions)
+                refused = object_id(policy) in linker.unrealizable
+                entry = _Linked(policy, parts, tuple(linker.diagnostics[start:]), definitions, refused)
             used[id(policy)] = entry
             out += entry.parts
             notes += entry.notes
+            if entry.unrealizable:
+                unrealizable.add(object_id(policy))
         self._links = used
-        return out
+        return realized(out, unrealizable)
 
     def _entry(self, policy: Policy, snapshot: ClusterSnapshot) -> _Entry:
         notes: list[Diagnostic] = []

@@ -41,11 +41,13 @@ from kubefence.ir.model import (
 from kubefence.ir.selectors import LabelSelector
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
     from kubefence.ir.provenance import Source
 
-__all__ = ["Linker", "link"]
+__all__ = ["Linker", "ObjectId", "link", "object_id", "realized"]
+
+ObjectId = tuple[str, str, "str | None", str]  # dialect, kind, namespace, name
 
 NAMESPACE_LABEL = "projectcalico.org/namespace"  # on namespaced Calico endpoints and sets only
 
@@ -67,6 +69,8 @@ class Linker:
         }
         self.groups = {(d.kind, d.namespace, d.name): d for d in self.definitions if isinstance(d, GroupDef)}
         self.sets = [d for d in self.definitions if isinstance(d, NetworkSetDef)]
+        # Objects the CNI would mark unrealizable: every part of them is dropped (``realized``).
+        self.unrealizable: set[ObjectId] = set()
 
     def warn(self, source: Source, code: str, message: str) -> None:
         self.diagnostics.append(
@@ -115,9 +119,10 @@ class Linker:
                 "applied-to-unsupported-group",
                 f"Group {namespace}/{name} may select Pods in other Namespaces (namespaceSelector), "
                 "which Antrea does not accept as appliedTo: it marks the policy Realizable=False "
-                "(NetworkPolicyAppliedToUnsupportedGroup), and kubefence applies it to no pod here",
+                "(NetworkPolicyAppliedToUnsupportedGroup) and enforces none of it, on no pod",
                 "appliedTo",
             )
+            self.unrealizable.add(object_id(policy))
             return []
         return [replace(policy, subject=s, part=policy.part * 1000 + i) for i, s in enumerate(parts)]
 
@@ -323,9 +328,24 @@ def _simplified(any_of: tuple[Peer, ...], all_of: tuple[Peer, ...], none_of: tup
     return CompoundPeer(kept, all_of, none_kept)
 
 
+def object_id(policy: Policy) -> ObjectId:
+    """The API object a policy (part) comes from: its parts share it."""
+    return (policy.dialect, policy.kind, policy.namespace, policy.name)
+
+
+def realized(parts: Iterable[Policy], unrealizable: set[ObjectId]) -> list[Policy]:
+    """``parts`` without those of objects the CNI does not realize at all: Antrea computes
+    one internal policy per object and, when one of its appliedTo groups fails to sync, gives
+    it no Node to run on (pkg/controller/networkpolicy/networkpolicy_controller.go
+    syncInternalNetworkPolicy: SyncError instead of NodeNames), whatever its other appliedTo
+    entries and rules."""
+    return [p for p in parts if object_id(p) not in unrealizable] if unrealizable else list(parts)
+
+
 def link(
     policies: Sequence[Policy], definitions: Sequence[Definition]
 ) -> tuple[list[Policy], list[Diagnostic]]:
     """Policies with their tiers placed and group / network-set references replaced."""
     linker = Linker(definitions)
-    return [part for policy in policies for part in linker.link(policy)], linker.diagnostics
+    linked = [part for policy in policies for part in linker.link(policy)]
+    return realized(linked, linker.unrealizable), linker.diagnostics
