@@ -25,6 +25,9 @@ def profile_doc(profile: Profile) -> dict[str, object]:
         "ipblock_matches_pods": profile.ipblock_matches_pods,
         "ipblock_as_cidr": profile.ipblock_as_cidr,
         "node_selector_labels": profile.node_selector_labels,
+        "rule_wide_excepts": profile.rule_wide_excepts,
+        "rules_beyond_types": profile.rules_beyond_types,
+        "shared_chain": profile.shared_chain,
         "dialects": sorted(profile.dialects),
         "notes": list(profile.notes),
     }

@@ -67,7 +67,9 @@ class Profile:
     ``rule_wide_excepts``: every ``except`` of a rule's ipBlocks applies to all its ipBlocks
     (kube-router: one ipset per rule, longest prefix wins); ``rules_beyond_types``: rules of a
     direction missing from ``policyTypes`` are installed all the same (Weave Net), though the
-    policy isolates only the directions it lists.
+    policy isolates only the directions it lists. ``shared_chain``: a policy with both types
+    runs its ingress and egress rules on every packet of its pods (kube-router, see
+    ``engine.kube_router``).
     ``node_selector_labels``: Cilium's ``enable-node-selector-labels``, without which Cilium
     rejects a policy with ``fromNodes``/``toNodes``.
     """
@@ -83,6 +85,7 @@ class Profile:
     ipblock_as_cidr: bool = False
     rule_wide_excepts: bool = False
     rules_beyond_types: bool = False
+    shared_chain: bool = False
     notes: tuple[str, ...] = ()
     dialects: frozenset[str] = frozenset()
     calico_minor: int | None = None
@@ -122,6 +125,15 @@ class Profile:
             out.append("NetworkPolicy/ANP ipBlock or networks peers never match pod-network pods")
         if self.ipblock_as_cidr:
             out.append("NetworkPolicy ipBlock never matches node or host-network addresses either")
+        if self.rule_wide_excepts:
+            out.append("NetworkPolicy ipBlock except: applies to every ipBlock of the rule")
+        if self.rules_beyond_types:
+            out.append("NetworkPolicy rules of a direction missing from policyTypes: installed anyway")
+        if self.shared_chain:
+            out.append(
+                "NetworkPolicy with both policy types: its ingress rules also allow its pods' egress "
+                "to its own pods, and its egress rules their ingress from them"
+            )
         if self.name == "cilium" and not self.node_selector_labels:
             out.append("policies with fromNodes/toNodes: rejected unless enable-node-selector-labels=true")
         return out
@@ -194,6 +206,7 @@ _FIXED: dict[str, Profile] = {
         "kube-router: Kubernetes NetworkPolicy fully (named ports, endPort, ipBlock except).",
         ignored_kinds=_ignore(UPSTREAM_ADMIN, _NOT_IMPLEMENTED),
         rule_wide_excepts=True,
+        shared_chain=True,
     ),
     "flannel": Profile(
         "flannel",

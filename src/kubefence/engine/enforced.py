@@ -19,7 +19,7 @@ from kubefence.cluster.snapshot import Namespace
 from kubefence.dialects.base import Definition
 from kubefence.engine.link import Linker, ObjectId, object_id, realized
 from kubefence.engine.prepare import DnsMap, needs_namespaces, prepare_policy
-from kubefence.engine.profiles import GENERIC, Profile, apply_profile, view_policy
+from kubefence.engine.profiles import GENERIC, Profile, apply_profile, view_policies
 from kubefence.ir.diagnostics import Diagnostic
 from kubefence.ir.model import Policy
 
@@ -121,11 +121,9 @@ class EnforcedPolicies:
 
     def _entry(self, policy: Policy, snapshot: ClusterSnapshot) -> _Entry:
         notes: list[Diagnostic] = []
-        kept = view_policy(self.enforcement.profile, policy, notes)
-        parts: list[Policy] = []
-        if kept is not None:
-            parts = prepare_policy(kept, snapshot, self.enforcement.dns, notes)
-        reads = kept is not None and needs_namespaces(kept)
+        kept = view_policies(self.enforcement.profile, policy, notes)
+        parts = [p for k in kept for p in prepare_policy(k, snapshot, self.enforcement.dns, notes)]
+        reads = any(needs_namespaces(k) for k in kept)
         return _Entry(policy, tuple(parts), tuple(notes), snapshot.namespaces if reads else None)
 
 

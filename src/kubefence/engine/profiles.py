@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from kubefence.engine.kube_router import companions
 from kubefence.engine.tiers import CALICO_BUILTIN_TIERS, CALICO_DEFAULT, CILIUM, antrea_tier, calico_tier
 from kubefence.ir.addresses import IPBlock
 from kubefence.ir.diagnostics import Diagnostic, Severity
@@ -68,6 +69,7 @@ __all__ = [
     "all_profiles",
     "apply_profile",
     "parse_profile",
+    "view_policies",
     "view_policy",
 ]
 
@@ -120,6 +122,32 @@ def view_policy(profile: Profile, policy: Policy, warnings: list[Diagnostic]) ->
     return place(profile, _strip_l7(profile, policy, warnings))
 
 
+def view_policies(profile: Profile, policy: Policy, warnings: list[Diagnostic]) -> list[Policy]:
+    """``view_policy``, and the policies the CNI's way of installing it adds (kube-router's
+    shared chain of a both-types NetworkPolicy, ``engine.kube_router``)."""
+    kept = view_policy(profile, policy, warnings)
+    if kept is None:
+        return []
+    if not profile.shared_chain or kept.kind != NP or kept.dialect != "networkpolicy":
+        return [kept]
+    extra, used, skipped = companions(kept)
+    for rule in skipped:
+        other = "egress" if rule.direction is Direction.INGRESS else "ingress"
+        what = (
+            f"{rule.label}: with both policy types kube-router also runs it on the {other} of the "
+            "policy's pods (one shared chain); not modelled for a rule with ipBlock peers"
+        )
+        warnings.append(_warning(profile, rule.source, what))
+    if used:
+        what = (
+            "with both policy types kube-router runs every rule on every packet of the policy's "
+            f"pods (one shared chain): {', '.join(r.label for r in used)} also allow"
+            f"{'s' if len(used) == 1 else ''} traffic the other way between the policy's own pods"
+        )
+        warnings.append(_warning(profile, kept.source, what))
+    return [kept, *extra]
+
+
 def apply_profile(
     profile: Profile, policies: Sequence[Policy], *, staged: bool = False, each: Each | None = None
 ) -> tuple[tuple[Policy, ...], list[Diagnostic]]:
@@ -142,8 +170,7 @@ def apply_profile(
     if each is None:
 
         def each(policy: Policy, warnings: list[Diagnostic]) -> Sequence[Policy]:
-            kept = view_policy(profile, policy, warnings)
-            return () if kept is None else (kept,)
+            return view_policies(profile, policy, warnings)
 
     for policy in _without_node_rules(profile, policies, warnings):
         out += each(policy, warnings)

@@ -18,6 +18,8 @@ from kubefence.ir.l7 import HTTPRequest
 from kubefence.ir.model import Action, Direction, Policy, Rule, Tier, TierKind
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from kubefence.engine.endpoints import Endpoint
 
 __all__ = ["evaluate"]
@@ -79,6 +81,10 @@ def _distinct(policies: tuple[Policy, ...]) -> tuple[Policy, ...]:
     for p in policies:
         seen.setdefault((p.dialect, p.key), p)
     return tuple(seen.values())
+
+
+def _names(policies: Sequence[Policy]) -> str:
+    return ", ".join(p.key for p in _distinct(tuple(policies)))
 
 
 def _l7_action(walk: _Walk, rule: Rule) -> Verdict:
@@ -169,7 +175,7 @@ def _direction(walk: _Walk) -> DirectionTrace:
         if passed:
             skip_below = tier.pass_to
         elif tier.kind is TierKind.ORDERED_DENY and not _from_local_node(walk):
-            names = ", ".join(p.key for p in policies)
+            names = _names(policies)
             refs = tuple(RuleRef(p, None, Verdict.DENY) for p in policies)
             why = f"end of tier {tier}: {names} select {endpoint.key} for {d} and no rule matches"
             return _trace(walk, Verdict.DENY, refs, why)
@@ -186,7 +192,7 @@ def _decide_isolating(walk: _Walk, tier: Tier, policies: list[Policy]) -> Direct
     verdict, refs = _isolating(walk, policies)
     if verdict is Verdict.ALLOW:
         return _decided(walk, refs[0])
-    names = ", ".join(p.key for p in policies)
+    names = _names(policies)
     return _trace(walk, verdict, refs, f"isolated for {d} by {names}, and no rule of theirs allows it")
 
 
@@ -233,7 +239,7 @@ def _decide_union(walk: _Walk, tier: Tier, policies: list[Policy]) -> DirectionT
     if not any(p.isolates_direction(walk.direction) for p in policies):
         return _trace(walk, Verdict.ALLOW, (), f"no rule matches and no policy turns on default deny for {d}")
     refs = tuple(RuleRef(p, None, Verdict.DENY) for p in policies)
-    names = ", ".join(p.key for p in policies)
+    names = _names(policies)
     why = f"default deny for {d} from {names}, and no rule of theirs allows it"
     if l7_misses:
         why += _l7_note(walk, l7_misses[0])

@@ -1,0 +1,98 @@
+"""kube-router's shared policy chain: what a NetworkPolicy with both policy types also allows.
+
+kube-router compiles each NetworkPolicy into one chain. A pod's firewall chain jumps to it
+restricted to the pod as destination (``-d ip``) for an Ingress-only policy and as source
+(``-s ip``) for an Egress-only one, but with no address at all when the policy has both types
+(cloudnativelabs/kube-router pkg/controllers/netpol/pod.go ``setupPodNetpolRules``,
+``kubeBothPolicyType``). The chain's ingress rules match any source of the rule's peers toward
+the policy's own pods (``targetDestPodIPSetName``), its egress rules the policy's pods toward
+the rule's peers (``targetSourcePodIPSetName``), and a match marks the packet as allowed
+(policy.go ``processIngressRules``/``processEgressRules``). So while a pod's *egress* is
+checked, an ingress rule of such a policy allows it toward another pod of the same policy when
+the pod is one of the rule's sources; likewise an egress rule allows a pod's *ingress* from
+another pod of the policy when the receiving pod is one of the rule's destinations.
+
+``companions`` writes those extra allows as policies of their own, in the NetworkPolicy tier:
+the subject is the policy's pods that are also the rule's peer, the one rule reaches the
+policy's pods in the other direction with the rule's ports. They isolate nothing that the
+policy does not isolate already. Peers that are not pod selections (ipBlocks) select pods by
+address, which no pod selection expresses: they are reported and left out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from kubefence.cluster.snapshot import NAME_LABEL
+from kubefence.ir.model import AnyPeer, Direction, PodPeer, PodSelection, Policy, Rule
+from kubefence.ir.selectors import LabelSelector, Operator, Requirement
+
+__all__ = ["companions"]
+
+_OTHER = {Direction.INGRESS: Direction.EGRESS, Direction.EGRESS: Direction.INGRESS}
+
+
+def companions(policy: Policy) -> tuple[list[Policy], list[Rule], list[Rule]]:
+    """The extra policies the shared chain of a both-types NetworkPolicy amounts to, the rules
+    they come from, and the rules with peers that no pod selection expresses (left out)."""
+    if policy.directions != frozenset(Direction):
+        return [], [], []
+    out: list[Policy] = []
+    used: list[Rule] = []
+    skipped: list[Rule] = []
+    for rule in policy.rules:
+        subjects: list[PodSelection] = []
+        for peer in rule.peers:
+            found = _within(policy.subject, peer)
+            if found is None:
+                skipped.append(rule)
+                break
+            subjects += found
+        else:
+            other = _OTHER[rule.direction]
+            leaked = replace(
+                rule,
+                direction=other,
+                peers=(PodPeer(policy.subject),),
+                name=f"{rule.label}, run on {other.value} by kube-router's shared chain",
+            )
+            used.append(rule)
+            out += [
+                replace(
+                    policy,
+                    subject=subject,
+                    directions=frozenset({other}),
+                    rules=(leaked,),
+                    isolates=frozenset(),
+                    part=policy.part * 1000 + 1 + len(out),
+                    dormant=(),
+                )
+                for subject in subjects
+            ]
+    return out, used, skipped
+
+
+def _within(subject: PodSelection, peer: object) -> list[PodSelection] | None:
+    """The pods of ``subject`` that ``peer`` also matches, as one selection or none (None:
+    ``peer`` is not a pod selection)."""
+    if isinstance(peer, AnyPeer):
+        return [subject]
+    if not isinstance(peer, PodPeer) or not isinstance(subject.pod_selector, LabelSelector):
+        return None
+    other = peer.selection
+    if not isinstance(other.pod_selector, LabelSelector) or other.view is not subject.view:
+        return None
+    pods = _both(subject.pod_selector, other.pod_selector)
+    if other.namespace is not None:
+        return [replace(subject, pod_selector=pods)] if other.namespace == subject.namespace else []
+    if not isinstance(other.namespace_selector, LabelSelector) or subject.namespace is None:
+        return None
+    own = LabelSelector.of({NAME_LABEL: subject.namespace})
+    return [PodSelection(pods, None, _both(own, other.namespace_selector), subject.view)]
+
+
+def _both(a: LabelSelector, b: LabelSelector) -> LabelSelector:
+    """A selector matching what both match (match labels written as ``In`` requirements, so
+    that two values for one key match nothing rather than overwrite each other)."""
+    as_reqs = [Requirement(k, Operator.IN, frozenset({v})) for k, v in (*a.match_labels, *b.match_labels)]
+    return LabelSelector((), (*as_reqs, *a.match_expressions, *b.match_expressions))
