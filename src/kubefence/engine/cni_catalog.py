@@ -115,28 +115,38 @@ class Profile:
         others = sorted(set(VENDORS) - self.dialects)
         if others:
             out.append(f"{', '.join(VENDORS[d] for d in others)} policies (their CNIs' own APIs)")
-        if not self.named_ports:
-            out.append("NetworkPolicy with a named port: the whole policy is rejected (ignored)")
-        if not self.end_port:
-            out.append("NetworkPolicy endPort: ignored, the range is just its first port")
-        if not self.sctp:
-            out.append("NetworkPolicy SCTP ports: not enforced (port entries dropped)")
-        if not self.ipblock_matches_pods:
-            out.append("NetworkPolicy/ANP ipBlock or networks peers never match pod-network pods")
-        if self.ipblock_as_cidr:
-            out.append("NetworkPolicy ipBlock never matches node or host-network addresses either")
-        if self.rule_wide_excepts:
-            out.append("NetworkPolicy ipBlock except: applies to every ipBlock of the rule")
-        if self.rules_beyond_types:
-            out.append("NetworkPolicy rules of a direction missing from policyTypes: installed anyway")
-        if self.shared_chain:
-            out.append(
-                "NetworkPolicy with both policy types: its ingress rules also allow its pods' egress "
-                "to its own pods, and its egress rules their ingress from them"
-            )
-        if self.name == "cilium" and not self.node_selector_labels:
-            out.append("policies with fromNodes/toNodes: rejected unless enable-node-selector-labels=true")
+        out += [text for flag, text in self._quirks() if flag]
         return out
+
+    def _quirks(self) -> list[tuple[bool, str]]:
+        """(applies, description) of every NetworkPolicy feature a profile may change."""
+        return [
+            (not self.named_ports, "NetworkPolicy with a named port: the whole policy is rejected (ignored)"),
+            (not self.end_port, "NetworkPolicy endPort: ignored, the range is just its first port"),
+            (not self.sctp, "NetworkPolicy SCTP ports: not enforced (port entries dropped)"),
+            (
+                not self.ipblock_matches_pods,
+                "NetworkPolicy/ANP ipBlock or networks peers never match pod-network pods",
+            ),
+            (
+                self.ipblock_as_cidr,
+                "NetworkPolicy ipBlock never matches node or host-network addresses either",
+            ),
+            (self.rule_wide_excepts, "NetworkPolicy ipBlock except: applies to every ipBlock of the rule"),
+            (
+                self.rules_beyond_types,
+                "NetworkPolicy rules of a direction missing from policyTypes: installed anyway",
+            ),
+            (
+                self.shared_chain,
+                "NetworkPolicy with both policy types: its ingress rules also allow its pods' egress "
+                "to its own pods, and its egress rules their ingress from them",
+            ),
+            (
+                self.name == "cilium" and not self.node_selector_labels,
+                "policies with fromNodes/toNodes: rejected unless enable-node-selector-labels=true",
+            ),
+        ]
 
 
 def _ignore(kinds: Sequence[str], why: str) -> tuple[tuple[str, str], ...]:
