@@ -12,6 +12,7 @@ import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from kubefence.cluster.snapshot import NAME_LABEL
 from kubefence.dialects.base import GROUP_SUBJECT, Definition, GroupDef, NetworkSetDef, TierDef
 from kubefence.dialects.calico_entity import NS_PREFIX
 from kubefence.dialects.calico_selector import prefix_keys
@@ -33,12 +34,13 @@ from kubefence.ir.model import (
     NetworkSetPeer,
     Peer,
     PodPeer,
+    PodSelection,
     Policy,
     Rule,
     Tier,
     TierKind,
 )
-from kubefence.ir.selectors import LabelSelector
+from kubefence.ir.selectors import LabelSelector, Operator
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -112,7 +114,7 @@ class Linker:
             )
             return []
         parts = [m.selection for m in members if isinstance(m, PodPeer)]
-        if kind == "Group" and any(s.namespace != namespace for s in parts):
+        if kind == "Group" and not all(_within_namespace(s, namespace) for s in parts):
             self.report(
                 Severity.WARNING,
                 policy.source,
@@ -326,6 +328,22 @@ def _simplified(any_of: tuple[Peer, ...], all_of: tuple[Peer, ...], none_of: tup
     if len(kept) == 1 and not all_of and not none_kept:
         return kept[0]
     return CompoundPeer(kept, all_of, none_kept)
+
+
+def _within_namespace(selection: PodSelection, namespace: str) -> bool:
+    """Whether a Group's selection can only pick pods of ``namespace``: no namespaceSelector,
+    or one that requires the namespace's name label to be ``namespace``."""
+    if selection.namespace is not None:
+        return selection.namespace == namespace
+    chosen = selection.namespace_selector
+    if not isinstance(chosen, LabelSelector):
+        return False
+    if (NAME_LABEL, namespace) in chosen.match_labels:
+        return True
+    return any(
+        r.key == NAME_LABEL and r.operator is Operator.IN and r.values == {namespace}
+        for r in chosen.match_expressions
+    )
 
 
 def object_id(policy: Policy) -> ObjectId:

@@ -70,6 +70,26 @@ def test_group_with_pods_in_other_namespaces_is_not_an_applied_to(tmp_path: Path
     assert "Group x/g" in warning.message and "NetworkPolicyAppliedToUnsupportedGroup" in warning.message
 
 
+@pytest.mark.parametrize(
+    "namespaces",
+    [
+        "{matchLabels: {kubernetes.io/metadata.name: x}}",
+        "{matchExpressions: [{key: kubernetes.io/metadata.name, operator: In, values: [x]}]}",
+    ],
+)
+def test_namespace_selector_of_its_own_namespace_is_an_applied_to(tmp_path: Path, namespaces: str) -> None:
+    """networkpolicy_controller.go getInternalGroupWorkloads fails a namespaced Group only when
+    it selects a Pod whose Namespace differs from the Group's: a namespaceSelector that names
+    the Group's own namespace cannot, so the policy stays realized."""
+    workspace = load(
+        tmp_path,
+        group("Group", "g", f"{{podSelector: {{matchLabels: {{pod: a}}}}, namespaceSelector: {namespaces}}}"),
+        policy("NetworkPolicy", "  appliedTo: [{group: g}]\n" + DROP),
+    )
+    assert not [d for d in workspace.diagnostics if d.code == "applied-to-unsupported-group"]
+    assert len(workspace.policies) == 1
+
+
 def test_group_in_its_own_namespace_is_an_applied_to(tmp_path: Path) -> None:
     """docs/antrea-network-policy.md "Group": a Group without namespaceSelector selects Pods of
     its own Namespace and can be an ANNP's appliedTo."""
