@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from kubefence.dialects.fields import FieldReader
 
-__all__ = ["read_l7"]
+__all__ = ["dns_names", "read_l7"]
 
 _TYPES = ("http", "kafka", "dns", "l7")
 _HTTP_FIELDS = ("method", "path", "host", "headers", "headerMatches")
@@ -64,6 +64,22 @@ def read_l7(r: FieldReader, entry: Mapping[str, Any], path: str) -> HTTPRule | N
     return _http(r, seq, f"{path}.http", line)
 
 
+def dns_names(entry: Mapping[str, Any]) -> tuple[str, ...]:
+    """The ``matchName``/``matchPattern`` texts of an entry's DNS rules (checked by
+    ``read_l7``): the lookups Cilium's DNS proxy lets through and learns addresses from."""
+    rules = entry.get("rules")
+    seq = rules.get("dns") if isinstance(rules, dict) else None
+    if not isinstance(seq, list):
+        return ()
+    return tuple(
+        text
+        for item in seq
+        if isinstance(item, dict)
+        for key in ("matchName", "matchPattern")
+        if isinstance(text := item.get(key), str) and text
+    )
+
+
 def _dns(r: FieldReader, seq: list[Any], path: str, line: int) -> None:
     for _, p_path, item in r.items(seq, path):
         r.known(item, ("matchName", "matchPattern"), p_path)
@@ -71,8 +87,8 @@ def _dns(r: FieldReader, seq: list[Any], path: str, line: int) -> None:
         Severity.INFO,
         "dns-not-modelled",
         path,
-        "DNS query names are not modelled: the port is read as an L4 allow (Cilium's DNS proxy "
-        "refuses queries for other names)",
+        "DNS query names are not checked: the port is read as an L4 allow (Cilium's DNS proxy "
+        "refuses queries for other names); the names let toFQDNs rules learn addresses",
         line,
     )
 

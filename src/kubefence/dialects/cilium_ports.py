@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kubefence.dialects.cilium_l7 import read_l7
+from kubefence.dialects.cilium_l7 import dns_names, read_l7
 from kubefence.dialects.networkpolicy import valid_port_name
 from kubefence.ir.l7 import HTTPRule
 from kubefence.ir.ports import MAX_PORT, MIN_PORT, PORT_PROTOCOLS, NamedPort, PortMatch, PortRange, Protocol
@@ -52,6 +52,7 @@ class PortGroup:
 
     ports: tuple[PortMatch, ...]
     l7: HTTPRule | None = None
+    dns: tuple[str, ...] = ()  # query names the DNS proxy admits (``cilium_l7.dns_names``)
 
 
 def _number(raw: Any) -> int:
@@ -90,11 +91,14 @@ class PortReader:
         plain: list[PortMatch] = []
         has_plain = bool(icmps)
         l7_groups: list[PortGroup] = []
+        names: list[str] = []
         for _, e_path, entry in self.r.items(to_ports, f"{path}.toPorts"):
             ports = self.entry_ports(entry, e_path, deny)
             if not deny:
                 self.check_l7(entry, e_path, ingress)
             l7 = None if deny else read_l7(self.r, entry, e_path)
+            if not deny:
+                names += dns_names(entry)
             if l7 is None:
                 plain.extend(ports)
                 has_plain = True
@@ -102,7 +106,7 @@ class PortReader:
                 l7_groups.append(PortGroup(_unique(ports), l7))
         plain.extend(self.icmps(icmps, f"{path}.icmps"))
         if has_plain and (plain or not l7_groups):
-            return [PortGroup(_unique(plain)), *l7_groups]
+            return [PortGroup(_unique(plain), dns=tuple(dict.fromkeys(names))), *l7_groups]
         return l7_groups
 
     def entry_ports(self, entry: Mapping[str, Any], path: str, deny: bool) -> list[PortMatch]:

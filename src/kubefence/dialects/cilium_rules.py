@@ -71,7 +71,9 @@ class RuleReader:
         source = self.r.source(line)
         if groups is None:
             return [Rule(direction, action, peers, None, index, source, name)]
-        return [Rule(direction, action, peers, g.ports, index, source, name, l7=g.l7) for g in groups]
+        return [
+            Rule(direction, action, peers, g.ports, index, source, name, l7=g.l7, dns=g.dns) for g in groups
+        ]
 
     def authentication(self, item: Mapping[str, Any], path: str) -> None:
         if item.get("authentication") is not None:

@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING
 from kubefence.cluster.snapshot import Namespace
 from kubefence.dialects.base import Definition
 from kubefence.engine.link import Linker, ObjectId, object_id, realized
-from kubefence.engine.prepare import DnsMap, needs_namespaces, prepare_policy
+from kubefence.engine.prepare import (
+    DnsMap,
+    has_fqdn,
+    learned,
+    needs_namespaces,
+    prepare_policy,
+    proxied_names,
+)
 from kubefence.engine.profiles import GENERIC, Profile, apply_profile, view_policies
 from kubefence.ir.diagnostics import Diagnostic
 from kubefence.ir.model import Policy
@@ -48,6 +55,7 @@ class _Entry:
     parts: tuple[Policy, ...]
     warnings: tuple[Diagnostic, ...]
     namespaces: Mapping[str, Namespace] | None
+    cilium_dns: DnsMap | None = None  # what Cilium learned of DNS, when a Cilium FQDN peer read it
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +76,7 @@ class EnforcedPolicies:
         self.enforcement = enforcement
         self._memo: dict[int, _Entry] = {}
         self._links: dict[int, _Linked] = {}
+        self._learned: tuple[frozenset[str], DnsMap | None] = (frozenset(), None)
 
     def __call__(
         self,
@@ -82,11 +91,12 @@ class EnforcedPolicies:
         if definitions is not None:
             policies = self._linked(policies, definitions, notes)
         used: dict[int, _Entry] = {}
+        cilium_dns = self._cilium_dns(policies)
 
         def each(policy: Policy, warnings: list[Diagnostic]) -> Sequence[Policy]:
             entry = self._memo.get(id(policy))
-            if entry is None or entry.policy is not policy or _stale(entry, snapshot):
-                entry = self._entry(policy, snapshot)
+            if entry is None or entry.policy is not policy or _stale(entry, snapshot, cilium_dns):
+                entry = self._entry(policy, snapshot, cilium_dns)
             used[id(policy)] = entry
             warnings += entry.warnings
             return entry.parts
@@ -119,13 +129,31 @@ class EnforcedPolicies:
         self._links = used
         return realized(out, unrealizable)
 
-    def _entry(self, policy: Policy, snapshot: ClusterSnapshot) -> _Entry:
+    def _cilium_dns(self, policies: Sequence[Policy]) -> DnsMap | None:
+        """What Cilium learns of the DNS map under these policies' DNS rules: the same object
+        while the rules admit the same names, so that entries stay valid."""
+        proxied = proxied_names(policies)
+        if self._learned[1] is None or proxied != self._learned[0]:
+            self._learned = (proxied, learned(self.enforcement.dns, proxied))
+        return self._learned[1]
+
+    def _entry(self, policy: Policy, snapshot: ClusterSnapshot, cilium_dns: DnsMap | None) -> _Entry:
         notes: list[Diagnostic] = []
         kept = view_policies(self.enforcement.profile, policy, notes)
-        parts = [p for k in kept for p in prepare_policy(k, snapshot, self.enforcement.dns, notes)]
+        dns = self.enforcement.dns
+        parts = [p for k in kept for p in prepare_policy(k, snapshot, dns, notes, cilium_dns)]
         reads = any(needs_namespaces(k) for k in kept)
-        return _Entry(policy, tuple(parts), tuple(notes), snapshot.namespaces if reads else None)
+        learns = any(k.dialect == "cilium" and has_fqdn(k) for k in kept)
+        return _Entry(
+            policy,
+            tuple(parts),
+            tuple(notes),
+            snapshot.namespaces if reads else None,
+            cilium_dns if learns else None,
+        )
 
 
-def _stale(entry: _Entry, snapshot: ClusterSnapshot) -> bool:
+def _stale(entry: _Entry, snapshot: ClusterSnapshot, cilium_dns: DnsMap | None) -> bool:
+    if entry.cilium_dns is not None and entry.cilium_dns is not cilium_dns:
+        return True
     return entry.namespaces is not None and entry.namespaces is not snapshot.namespaces

@@ -2,7 +2,11 @@
 
 - ``FQDNPeer``: bound to the addresses a DNS map gives for matching names (outside addresses
   only, §4.9); without a map they match nothing and every such rule is reported as
-  "depends on DNS" instead of being guessed.
+  "depends on DNS" instead of being guessed. Cilium learns a name's addresses only from
+  lookups its DNS proxy answers, which it does for the names a DNS rule (``toPorts[].rules.dns``)
+  admits; the agent pools what every endpoint looked up (cilium/cilium pkg/fqdn doc: "DNS data
+  is tracked per-endpoint but collected globally"). So a Cilium FQDN peer is bound only to the
+  names some Cilium DNS rule admits (``learned``).
 - ``RelativeNamespacePeer`` (Antrea ``namespaces: match: Self`` / ``sameLabels``, §5.2): the
   policy is split per subject namespace, each part with the peer made absolute.
 """
@@ -20,6 +24,7 @@ from kubefence.ir.addresses import IPBlock
 from kubefence.ir.diagnostics import Diagnostic, Severity
 from kubefence.ir.model import (
     CompoundPeer,
+    Direction,
     ExternalBlockPeer,
     FQDNPeer,
     LabelView,
@@ -35,12 +40,12 @@ from kubefence.ir.model import (
 from kubefence.ir.selectors import LabelSelector
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from kubefence.cluster.snapshot import ClusterSnapshot
     from kubefence.ir.addresses import IPAddress
 
-__all__ = ["DnsMap", "fqdn_matches", "prepare"]
+__all__ = ["DnsMap", "fqdn_matches", "learned", "prepare", "proxied_names"]
 
 DnsMap = dict[str, tuple["IPAddress", ...]]
 
@@ -77,14 +82,55 @@ def _deep(peer: Peer, change: Callable[[Peer], Peer]) -> Peer:
     return change(peer)
 
 
-def _bind_dns(policy: Policy, dns: DnsMap | None, notes: list[Diagnostic]) -> Policy:
+def proxied_names(policies: Iterable[Policy]) -> frozenset[str]:
+    """The names and patterns of every Cilium egress DNS rule: the lookups its proxy sees."""
+    return frozenset(
+        name
+        for p in policies
+        if p.dialect == "cilium"
+        for r in p.rules
+        if r.direction is Direction.EGRESS
+        for name in r.dns
+    )
+
+
+def learned(dns: DnsMap | None, proxied: frozenset[str]) -> DnsMap | None:
+    """The part of ``dns`` that Cilium learns: the names some DNS rule of ``proxied`` admits."""
+    if dns is None:
+        return None
+    return {name: ips for name, ips in dns.items() if any(fqdn_matches(p, name) for p in proxied)}
+
+
+def _unlearned(policy: Policy, rule: Rule, pattern: str, names: list[str]) -> Diagnostic:
+    shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+    return Diagnostic(
+        Severity.WARNING,
+        "fqdn-not-proxied",
+        f"{policy.key} {rule.label}: no DNS rule (toPorts rules.dns) of the policies given admits "
+        f"lookups of {shown}, so Cilium's DNS proxy never learns {'its' if len(names) == 1 else 'their'} "
+        f"addresses and toFQDNs {pattern} matches none of them",
+        rule.source.file,
+        rule.source.line,
+        None,
+        rule.source.object,
+    )
+
+
+def _bind_dns(
+    policy: Policy, dns: DnsMap | None, notes: list[Diagnostic], known: DnsMap | None = None
+) -> Policy:
+    """FQDN peers bound to the addresses of ``known`` (what the CNI learned; default ``dns``),
+    with a note for the names of ``dns`` it did not learn."""
+    known = dns if known is None else known
+
     def bind(peer: Peer) -> Peer:
         if not isinstance(peer, FQDNPeer):
             return peer
-        if dns is None:
+        if known is None:
             return NOTHING
         ips = sorted(
-            {ip for name, found in dns.items() if fqdn_matches(peer.pattern, name) for ip in found}, key=str
+            {ip for name, found in known.items() if fqdn_matches(peer.pattern, name) for ip in found},
+            key=str,
         )
         blocks = tuple(ExternalBlockPeer(IPBlock(ipaddress.ip_network(ip))) for ip in ips)
         return CompoundPeer(any_of=blocks) if blocks else NOTHING
@@ -106,6 +152,11 @@ def _bind_dns(policy: Policy, dns: DnsMap | None, notes: list[Diagnostic]) -> Po
                     rule.source.object,
                 )
             )
+        elif fqdns and dns is not None and known is not None and known is not dns:
+            for peer in fqdns:
+                missing = sorted(n for n in dns if n not in known and fqdn_matches(peer.pattern, n))
+                if missing:
+                    notes.append(_unlearned(policy, rule, peer.pattern, missing))
         rules.append(_map_peers(rule, bind))
     return replace(policy, rules=tuple(rules))
 
@@ -162,16 +213,26 @@ def _split(policy: Policy, snapshot: ClusterSnapshot) -> list[Policy]:
 
 
 def prepare_policy(
-    policy: Policy, snapshot: ClusterSnapshot, dns: DnsMap | None, notes: list[Diagnostic]
+    policy: Policy,
+    snapshot: ClusterSnapshot,
+    dns: DnsMap | None,
+    notes: list[Diagnostic],
+    cilium_dns: DnsMap | None = None,
 ) -> list[Policy]:
     """One policy ready for ``Resolution`` (its parts, when it is split per namespace); its
     notes are appended to ``notes``. Only a policy with relative peers (``needs_namespaces``)
-    depends on the snapshot, and then only on its namespaces."""
-    if any(isinstance(p, FQDNPeer) for r in policy.rules for p in r.peers):
-        policy = _bind_dns(policy, dns, notes)
+    depends on the snapshot, and then only on its namespaces. ``cilium_dns``: what Cilium
+    learns of ``dns`` (``learned``), for Cilium FQDN peers."""
+    if has_fqdn(policy):
+        known = cilium_dns if policy.dialect == "cilium" and cilium_dns is not None else dns
+        policy = _bind_dns(policy, dns, notes, known)
     if _has_gated(policy):
         policy = _ungated(policy, snapshot)
     return _split(policy, snapshot) if _has_relative(policy) else [policy]
+
+
+def has_fqdn(policy: Policy) -> bool:
+    return any(isinstance(p, FQDNPeer) for r in policy.rules for p in r.peers)
 
 
 def needs_namespaces(policy: Policy) -> bool:
@@ -185,6 +246,7 @@ def prepare(
     """Policies ready for ``Resolution``: FQDNs bound, relative peers expanded."""
     notes: list[Diagnostic] = []
     out: list[Policy] = []
+    cilium_dns = learned(dns, proxied_names(policies))
     for policy in policies:
-        out += prepare_policy(policy, snapshot, dns, notes)
+        out += prepare_policy(policy, snapshot, dns, notes, cilium_dns)
     return tuple(sorted(out, key=lambda p: p.order_key)), notes

@@ -356,7 +356,9 @@ def leaf_peers(peers: Iterable[Peer]) -> Iterator[Peer]:
 class Rule:
     """One rule: it matches a flow when some peer matches and some port of ``ports`` but none of
     ``except_ports`` matches (``ports`` None: every protocol and port). ``l7``: see the module
-    docstring."""
+    docstring. ``dns``: the query names (Cilium ``matchName``/``matchPattern``) whose lookups
+    the rule sends through the CNI's DNS proxy; they change nothing the rule matches, but only
+    such lookups teach the CNI the addresses of FQDN peers."""
 
     direction: Direction
     action: Action
@@ -367,6 +369,7 @@ class Rule:
     name: str | None = None
     except_ports: tuple[PortMatch, ...] = ()
     l7: HTTPRule | None = None
+    dns: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:

@@ -42,6 +42,11 @@ spec:
   egress:
   - toFQDNs: [{matchPattern: "*.example.com"}]
   - toEndpoints: [{}]
+  - toEndpoints: [{matchLabels: {k8s:io.kubernetes.pod.namespace: kube-system, k8s-app: kube-dns}}]
+    toPorts:
+    - ports: [{port: "53", protocol: ANY}]
+      rules:
+        dns: [{matchPattern: "*"}]
 """
 
 
@@ -111,6 +116,38 @@ def test_fqdn_rules_follow_the_dns_map(
     within one label; the allowed IPs are those DNS gave for matching names."""
     exit_code, doc = _check(runner, path, "--from", "app/client", "--to", "203.0.113.10", *dns)
     assert exit_code == code, doc
+
+
+@pytest.mark.parametrize(
+    ("dns_rule", "code"),
+    [
+        ("", 1),  # no DNS rule: the proxy sees no lookup
+        ('      rules:\n        dns: [{matchName: "www.example.org"}]\n', 1),  # only other names
+        ('      rules:\n        dns: [{matchPattern: "*.example.com"}]\n', 0),
+    ],
+)
+def test_fqdn_rules_need_a_dns_rule_that_admits_the_lookup(
+    runner: CliRunner, tmp_path: Path, dns_rule: str, code: int
+) -> None:
+    """cilium/cilium pkg/fqdn (package doc): the DNS proxy "applies L7 DNS rules and populates
+    the lookup cache with IPs from allowed/successful DNS lookups", and toFQDNs selectors take
+    their IPs from that cache ("DNS data is tracked per-endpoint but collected globally");
+    docs.cilium.io security/policy/language "DNS based": a DNS rule must intercept the
+    lookups. Without one admitting the name, toFQDNs matches no address, with a warning."""
+    policy = (
+        "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: fqdn, namespace: app}\n"
+        "spec:\n  endpointSelector: {matchLabels: {app: client}}\n  egress:\n"
+        '  - toFQDNs: [{matchName: "www.example.com"}]\n'
+        '  - toEndpoints: [{}]\n    toPorts:\n    - ports: [{port: "53", protocol: ANY}]\n' + dns_rule
+    )
+    path = tmp_path / "m.yaml"
+    path.write_text(MANIFESTS.split("---\napiVersion: cilium.io/v2")[0] + "---\n" + policy)
+    exit_code, doc = _check(
+        runner, path, "--from", "app/client", "--to", "203.0.113.10", "--dns", "www.example.com=203.0.113.10"
+    )
+    assert exit_code == code, doc
+    unlearned = [w for w in doc["warnings"] if "never learns" in w]
+    assert bool(unlearned) == (code == 1)
 
 
 def test_without_dns_the_answer_says_it_depends_on_dns(runner: CliRunner, path: Path) -> None:

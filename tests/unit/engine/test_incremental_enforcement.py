@@ -4,6 +4,7 @@ kept as loaded and answered for what that CNI enforces, as they come and go."""
 from __future__ import annotations
 
 import json
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
@@ -216,3 +217,54 @@ def test_metadata_only_deletion_of_a_cluster_scoped_vendor_policy(tmp_path: Path
     assert not service.engine.check("t1/a", "t2/b", TCP80).allowed
     assert _send(service, "DELETED", {**gnp, "spec": None})["applied"] == 1
     assert service.engine.loaded == () and service.engine.check("t1/a", "t2/b", TCP80).allowed
+
+
+FQDN = {
+    "apiVersion": "cilium.io/v2",
+    "kind": "CiliumNetworkPolicy",
+    "metadata": {"name": "fqdn", "namespace": "t1"},
+    "spec": {
+        "endpointSelector": {"matchLabels": {"app": "a"}},
+        "egress": [{"toFQDNs": [{"matchName": "api.example.com"}]}],
+    },
+}
+DNS_RULE = {
+    "apiVersion": "cilium.io/v2",
+    "kind": "CiliumClusterwideNetworkPolicy",
+    "metadata": {"name": "dns-visibility"},
+    "spec": {
+        "endpointSelector": {},
+        "egress": [
+            {
+                "toEndpoints": [{}],
+                "toPorts": [
+                    {"ports": [{"port": "53", "protocol": "ANY"}], "rules": {"dns": [{"matchPattern": "*"}]}}
+                ],
+            }
+        ],
+    },
+}
+
+
+def test_a_dns_rule_event_teaches_cilium_the_fqdn_addresses(tmp_path: Path) -> None:
+    """cilium/cilium pkg/fqdn: toFQDNs selectors take their IPs from the lookups the DNS proxy
+    allowed, collected from every endpoint. The FQDN policy does not change, yet its answer
+    does when another policy's DNS rule comes and goes."""
+    path = tmp_path / "cluster.yaml"
+    path.write_text(CLUSTER + "---\n" + json.dumps(FQDN) + "\n")
+    workspace = load_workspace([str(path)])
+    dns = {"api.example.com": (ip_address("203.0.113.10"),)}
+    engine = IncrementalEngine(
+        workspace.snapshot,
+        workspace.parsed,
+        Enforcement(parse_profile("cilium"), dns=dns),
+        workspace.definitions,
+    )
+    service = Service(engine, [])
+    to_api = ("t1/a", "203.0.113.10", Probe(443, Protocol.TCP))
+    assert not engine.check(*to_api).allowed
+    assert any("never learns" in w for w in service.warnings)
+    service.events(json.dumps(_event("ADDED", DNS_RULE)).encode())
+    assert engine.check(*to_api).allowed
+    service.events(json.dumps(_event("DELETED", DNS_RULE)).encode())
+    assert not engine.check(*to_api).allowed
