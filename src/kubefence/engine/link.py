@@ -74,6 +74,15 @@ class Linker:
         # Objects the CNI would mark unrealizable: every part of them is dropped (``realized``).
         self.unrealizable: set[ObjectId] = set()
 
+    def check_definitions(self) -> None:
+        """What Antrea's admission webhook refuses among the definitions themselves, whether a
+        policy uses them or not: Tiers sharing a priority, and child groups that have child
+        groups (both reported once, as errors)."""
+        for tier in self.antrea_tiers.values():
+            self._admitted(tier)
+        for group in self.groups.values():
+            self._nested_too_deep(group)
+
     def warn(self, source: Source, code: str, message: str) -> None:
         self.diagnostics.append(
             Diagnostic(Severity.WARNING, code, message, source.file, source.line, None, source.object)
@@ -365,5 +374,6 @@ def link(
 ) -> tuple[list[Policy], list[Diagnostic]]:
     """Policies with their tiers placed and group / network-set references replaced."""
     linker = Linker(definitions)
+    linker.check_definitions()
     linked = [part for policy in policies for part in linker.link(policy)]
     return realized(linked, linker.unrealizable), linker.diagnostics

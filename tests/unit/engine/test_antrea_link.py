@@ -158,6 +158,20 @@ def test_two_tiers_with_one_priority_is_an_error_on_the_later(tmp_path: Path) ->
     )
 
 
+def test_definitions_are_checked_whether_used_or_not(tmp_path: Path) -> None:
+    """validate.go rejects the overlapping Tier and the doubly nested ClusterGroup when they are
+    created, before any policy refers to them: both are errors with no policy at all."""
+    workspace = load(
+        tmp_path,
+        "kind: Tier\nmetadata: {name: first}\nspec: {priority: 20}\n",
+        "kind: Tier\nmetadata: {name: second}\nspec: {priority: 20}\n",
+        group("ClusterGroup", "top", "{childGroups: [middle]}"),
+        group("ClusterGroup", "middle", "{childGroups: [leaf]}"),
+        group("ClusterGroup", "leaf", "{podSelector: {}}"),
+    )
+    assert sorted(e.code for e in workspace.errors) == ["group-nesting", "tier-priority-overlap"]
+
+
 def test_unknown_tier_warning_names_the_field(tmp_path: Path) -> None:
     """pkg/controller/networkpolicy/validate.go validateTierForPolicy: "tier %s does not exist".
     The Tier may exist in the cluster without being given, so a warning on spec.tier."""
