@@ -14,7 +14,14 @@ from kubefence.cli.exitcodes import ExitCode
 from kubefence.cli.progress import loading
 from kubefence.engine.endpoints import Universe
 from kubefence.engine.prepare import DnsMap, prepare
-from kubefence.engine.profiles import GENERIC, Profile, ProfileError, apply_profile, parse_profile
+from kubefence.engine.profiles import (
+    GENERIC,
+    Profile,
+    ProfileError,
+    apply_profile,
+    bind_to_snapshot,
+    parse_profile,
+)
 from kubefence.engine.resolve import Resolution
 from kubefence.ir.addresses import IPAddress
 from kubefence.ir.diagnostics import Diagnostic, Severity
@@ -119,6 +126,7 @@ def load_for(
     warnings always go to stderr too. ``strict``: exit 2 when anything is not enforced."""
     workspace = load(paths, verbose, quiet_warnings)
     policies, warnings = apply_profile(profile, workspace.policies, staged=staged)
+    policies = tuple(bind_to_snapshot(profile, p, workspace.snapshot, warnings) for p in policies)
     for d in warnings:
         _print(d)
     if strict and warnings:

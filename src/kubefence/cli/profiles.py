@@ -28,6 +28,7 @@ def profile_doc(profile: Profile) -> dict[str, object]:
         "rule_wide_excepts": profile.rule_wide_excepts,
         "rules_beyond_types": profile.rules_beyond_types,
         "shared_chain": profile.shared_chain,
+        "open_named_ports": profile.open_named_ports,
         "dialects": sorted(profile.dialects),
         "notes": list(profile.notes),
     }

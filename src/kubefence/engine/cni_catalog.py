@@ -69,7 +69,9 @@ class Profile:
     direction missing from ``policyTypes`` are installed all the same (Weave Net), though the
     policy isolates only the directions it lists. ``shared_chain``: a policy with both types
     runs its ingress and egress rules on every packet of its pods (kube-router, see
-    ``engine.kube_router``).
+    ``engine.kube_router``); ``open_named_ports``: a named port of an egress rule without
+    ``to`` means the numbers the policy's namespace gives the name, toward any destination
+    (kube-router).
     ``node_selector_labels``: Cilium's ``enable-node-selector-labels``, without which Cilium
     rejects a policy with ``fromNodes``/``toNodes``.
     """
@@ -86,6 +88,7 @@ class Profile:
     rule_wide_excepts: bool = False
     rules_beyond_types: bool = False
     shared_chain: bool = False
+    open_named_ports: bool = False
     notes: tuple[str, ...] = ()
     dialects: frozenset[str] = frozenset()
     calico_minor: int | None = None
@@ -141,6 +144,11 @@ class Profile:
                 self.shared_chain,
                 "NetworkPolicy with both policy types: its ingress rules also allow its pods' egress "
                 "to its own pods, and its egress rules their ingress from them",
+            ),
+            (
+                self.open_named_ports,
+                "NetworkPolicy egress named port without `to`: the numbers the policy's namespace "
+                "gives the name, toward every destination",
             ),
             (
                 self.name == "cilium" and not self.node_selector_labels,
@@ -217,6 +225,7 @@ _FIXED: dict[str, Profile] = {
         ignored_kinds=_ignore(UPSTREAM_ADMIN, _NOT_IMPLEMENTED),
         rule_wide_excepts=True,
         shared_chain=True,
+        open_named_ports=True,
     ),
     "flannel": Profile(
         "flannel",

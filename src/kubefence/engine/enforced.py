@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from kubefence.cluster.snapshot import Namespace
+from kubefence.cluster.snapshot import Namespace, Pod
 from kubefence.dialects.base import Definition
 from kubefence.engine.link import Linker, ObjectId, object_id, realized
 from kubefence.engine.prepare import (
@@ -26,7 +26,14 @@ from kubefence.engine.prepare import (
     prepare_policy,
     proxied_names,
 )
-from kubefence.engine.profiles import GENERIC, Profile, apply_profile, view_policies
+from kubefence.engine.profiles import (
+    GENERIC,
+    Profile,
+    apply_profile,
+    bind_to_snapshot,
+    reads_pods,
+    view_policies,
+)
 from kubefence.ir.diagnostics import Diagnostic
 from kubefence.ir.model import Policy
 
@@ -56,6 +63,7 @@ class _Entry:
     warnings: tuple[Diagnostic, ...]
     namespaces: Mapping[str, Namespace] | None
     cilium_dns: DnsMap | None = None  # what Cilium learned of DNS, when a Cilium FQDN peer read it
+    pods: tuple[Pod, ...] | None = None  # the pods, when the profile bound a rule to them
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +85,7 @@ class EnforcedPolicies:
         self._memo: dict[int, _Entry] = {}
         self._links: dict[int, _Linked] = {}
         self._learned: tuple[frozenset[str], DnsMap | None] = (frozenset(), None)
+        self._reads_pods = False
 
     def __call__(
         self,
@@ -104,6 +113,7 @@ class EnforcedPolicies:
         enforcement = self.enforcement
         found, warnings = apply_profile(enforcement.profile, policies, staged=enforcement.staged, each=each)
         self._memo = used
+        self._reads_pods = any(entry.pods is not None for entry in used.values())
         return found, [*notes, *warnings]
 
     def _linked(
@@ -129,6 +139,11 @@ class EnforcedPolicies:
         self._links = used
         return realized(out, unrealizable)
 
+    @property
+    def reads_pods(self) -> bool:
+        """Whether an enforced policy depends on the cluster's pods (a profile bound it)."""
+        return self._reads_pods
+
     def _cilium_dns(self, policies: Sequence[Policy]) -> DnsMap | None:
         """What Cilium learns of the DNS map under these policies' DNS rules: the same object
         while the rules admit the same names, so that entries stay valid."""
@@ -139,7 +154,10 @@ class EnforcedPolicies:
 
     def _entry(self, policy: Policy, snapshot: ClusterSnapshot, cilium_dns: DnsMap | None) -> _Entry:
         notes: list[Diagnostic] = []
-        kept = view_policies(self.enforcement.profile, policy, notes)
+        profile = self.enforcement.profile
+        kept = view_policies(profile, policy, notes)
+        pods = any(reads_pods(profile, k) for k in kept)
+        kept = [bind_to_snapshot(profile, k, snapshot, notes) for k in kept]
         dns = self.enforcement.dns
         parts = [p for k in kept for p in prepare_policy(k, snapshot, dns, notes, cilium_dns)]
         reads = any(needs_namespaces(k) for k in kept)
@@ -150,10 +168,13 @@ class EnforcedPolicies:
             tuple(notes),
             snapshot.namespaces if reads else None,
             cilium_dns if learns else None,
+            snapshot.pods if pods else None,
         )
 
 
 def _stale(entry: _Entry, snapshot: ClusterSnapshot, cilium_dns: DnsMap | None) -> bool:
     if entry.cilium_dns is not None and entry.cilium_dns is not cilium_dns:
+        return True
+    if entry.pods is not None and entry.pods is not snapshot.pods:
         return True
     return entry.namespaces is not None and entry.namespaces is not snapshot.namespaces

@@ -181,17 +181,22 @@ class IncrementalEngine:
 
     def _enforcing(self) -> tuple[int, object, tuple[Policy, ...], list[Diagnostic]]:
         """The enforced policies of the current policies (and, when the enforcement reads
-        them, namespaces), computed again only after a policy or cluster change."""
-        namespaces = self.snapshot.namespaces if self._enforced is not None else None
+        them, namespaces and pods), computed again only after a policy or cluster change."""
+        read: tuple[object, object] | None = None
+        if self._enforced is not None:
+            snapshot = self.snapshot
+            read = (snapshot.namespaces, snapshot.pods if self._enforced.reads_pods else None)
         current = self._current
-        if current is None or current[0] != self._policy_revision or current[1] is not namespaces:
+        if current is None or current[0] != self._policy_revision or not _same(current[1], read):
             loaded = self.loaded
             found: tuple[tuple[Policy, ...], list[Diagnostic]]
             if self._enforced is None:
                 found = (tuple(sorted(loaded, key=lambda p: p.order_key)), [])
             else:
                 found = self._enforced(loaded, self.snapshot, self.definitions)
-            self._current = current = (self._policy_revision, namespaces, *found)
+            if self._enforced is not None:  # reading may have made the pods matter
+                read = (self.snapshot.namespaces, self.snapshot.pods if self._enforced.reads_pods else None)
+            self._current = current = (self._policy_revision, read, *found)
         return current
 
     @property
@@ -389,3 +394,11 @@ def _rebound(
     if universe is previous.universe:
         return previous.with_policies(policies)
     return Resolution(policies, universe, index=index, ipblock_matches_pods=ipblocks)
+
+
+def _same(before: object, now: tuple[object, object] | None) -> bool:
+    """Whether what the enforcement read (namespaces, pods) is the very same objects."""
+    if before is None or now is None:
+        return before is now
+    assert isinstance(before, tuple)
+    return all(a is b for a, b in zip(before, now, strict=True))

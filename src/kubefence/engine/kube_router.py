@@ -1,4 +1,6 @@
-"""kube-router's shared policy chain: what a NetworkPolicy with both policy types also allows.
+"""kube-router's ways of installing NetworkPolicies that change what they allow.
+
+**Shared chain.** What a NetworkPolicy with both policy types also allows.
 
 kube-router compiles each NetworkPolicy into one chain. A pod's firewall chain jumps to it
 restricted to the pod as destination (``-d ip``) for an Ingress-only policy and as source
@@ -17,17 +19,31 @@ the subject is the policy's pods that are also the rule's peer, the one rule rea
 policy's pods in the other direction with the rule's ports. They isolate nothing that the
 policy does not isolate already. Peers that are not pod selections (ipBlocks) select pods by
 address, which no pod selection expresses: they are reported and left out.
+
+**Named ports without destinations.** For an egress rule without ``to``, kube-router looks a
+named port up on the pods of the policy's own namespace and allows the numbers found toward
+every destination (policy.go ``buildNetworkPoliciesInfo``: "we must try to grab NamedPort from
+pods that in same namespace"; ``processEgressRules``: ``matchAllDestinations``), where the API
+resolves the name on each destination pod. ``open_named_ports`` binds such rules against the
+snapshot.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from kubefence.cluster.snapshot import NAME_LABEL
 from kubefence.ir.model import AnyPeer, Direction, PodPeer, PodSelection, Policy, Rule
+from kubefence.ir.ports import NamedPort, PortMatch, PortRange, Protocol
 from kubefence.ir.selectors import LabelSelector, Operator, Requirement
 
-__all__ = ["companions"]
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from kubefence.cluster.snapshot import ClusterSnapshot, Pod
+
+__all__ = ["companions", "has_open_named_ports", "open_named_ports"]
 
 _OTHER = {Direction.INGRESS: Direction.EGRESS, Direction.EGRESS: Direction.INGRESS}
 
@@ -96,3 +112,48 @@ def _both(a: LabelSelector, b: LabelSelector) -> LabelSelector:
     that two values for one key match nothing rather than overwrite each other)."""
     as_reqs = [Requirement(k, Operator.IN, frozenset({v})) for k, v in (*a.match_labels, *b.match_labels)]
     return LabelSelector((), (*as_reqs, *a.match_expressions, *b.match_expressions))
+
+
+def _open(rule: Rule) -> bool:
+    return (
+        rule.direction is Direction.EGRESS
+        and rule.peers == (AnyPeer(),)
+        and any(isinstance(m, NamedPort) for m in rule.ports or ())
+    )
+
+
+def has_open_named_ports(policy: Policy) -> bool:
+    """Whether a rule of the policy is an egress rule without ``to`` that names a port."""
+    return any(_open(r) for r in policy.rules)
+
+
+def open_named_ports(policy: Policy, snapshot: ClusterSnapshot) -> tuple[Policy, list[Rule]]:
+    """The policy with the named ports of its egress rules without ``to`` replaced by the
+    numbers the pods of its namespace give them (none found: the name allows nothing), and the
+    rules changed."""
+    if policy.namespace is None or not has_open_named_ports(policy):
+        return policy, []
+    pods = [p for p in snapshot.pods if p.namespace == policy.namespace and not p.host_network]
+    rules: list[Rule] = []
+    changed: list[Rule] = []
+    for rule in policy.rules:
+        if _open(rule):
+            ports: list[PortMatch] = []
+            for match in rule.ports or ():
+                if isinstance(match, NamedPort):
+                    ports += _numbers(match, pods)
+                else:
+                    ports.append(match)
+            changed.append(rule)
+            rule = replace(rule, ports=tuple(dict.fromkeys(ports)))
+        rules.append(rule)
+    return replace(policy, rules=tuple(rules)), changed
+
+
+def _numbers(match: NamedPort, pods: Sequence[Pod]) -> list[PortRange]:
+    """The ports named ``match`` (of its protocol, TCP when unset) on ``pods``, one entry each."""
+    protocol = match.protocol or Protocol.TCP
+    found = sorted(
+        {c.port for pod in pods for c in pod.ports if c.name == match.name and c.protocol is protocol}
+    )
+    return [PortRange(protocol, n, n) for n in found]

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from kubefence.engine.kube_router import companions
+from kubefence.engine.kube_router import companions, has_open_named_ports, open_named_ports
 from kubefence.engine.tiers import CALICO_BUILTIN_TIERS, CALICO_DEFAULT, CILIUM, antrea_tier, calico_tier
 from kubefence.ir.addresses import IPBlock
 from kubefence.ir.diagnostics import Diagnostic, Severity
@@ -41,6 +41,7 @@ from kubefence.ir.provenance import Source
 from kubefence.ir.selectors import LabelSelector
 
 if TYPE_CHECKING:
+    from kubefence.cluster.snapshot import ClusterSnapshot
     from kubefence.ir.model import Peer, Rule
 
 from kubefence.engine.cni_catalog import (
@@ -68,7 +69,9 @@ __all__ = [
     "ProfileError",
     "all_profiles",
     "apply_profile",
+    "bind_to_snapshot",
     "parse_profile",
+    "reads_pods",
     "view_policies",
     "view_policy",
 ]
@@ -146,6 +149,32 @@ def view_policies(profile: Profile, policy: Policy, warnings: list[Diagnostic]) 
         )
         warnings.append(_warning(profile, kept.source, what))
     return [kept, *extra]
+
+
+def reads_pods(profile: Profile, policy: Policy) -> bool:
+    """Whether ``bind_to_snapshot`` reads the snapshot's pods for this (viewed) policy."""
+    return profile.open_named_ports and policy.kind == NP and has_open_named_ports(policy)
+
+
+def bind_to_snapshot(
+    profile: Profile, policy: Policy, snapshot: ClusterSnapshot, warnings: list[Diagnostic]
+) -> Policy:
+    """What a viewed policy means to the CNI given the cluster's pods: kube-router's named ports
+    of egress rules without ``to`` (``engine.kube_router``)."""
+    if not reads_pods(profile, policy):
+        return policy
+    bound, changed = open_named_ports(policy, snapshot)
+    for old, new in zip(policy.rules, bound.rules, strict=True):
+        if old in changed:
+            numbers = (
+                ", ".join(str(m) for m in new.ports or ()) or "no port (no pod of the namespace names it)"
+            )
+            what = (
+                f"{old.label} has no `to`: kube-router looks its named port up on the pods of "
+                f"{policy.namespace} and allows {numbers} toward every destination"
+            )
+            warnings.append(_warning(profile, old.source, what))
+    return bound
 
 
 def apply_profile(

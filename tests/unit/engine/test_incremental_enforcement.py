@@ -268,3 +268,37 @@ def test_a_dns_rule_event_teaches_cilium_the_fqdn_addresses(tmp_path: Path) -> N
     assert engine.check(*to_api).allowed
     service.events(json.dumps(_event("DELETED", DNS_RULE)).encode())
     assert not engine.check(*to_api).allowed
+
+
+OPEN_NAMED = {
+    "apiVersion": "networking.k8s.io/v1",
+    "kind": "NetworkPolicy",
+    "metadata": {"name": "egress-http", "namespace": "t1"},
+    "spec": {
+        "podSelector": {"matchLabels": {"app": "a"}},
+        "policyTypes": ["Egress"],
+        "egress": [{"ports": [{"port": "http"}]}],
+    },
+}
+
+
+def test_pod_events_rebind_kube_router_open_named_ports(tmp_path: Path) -> None:
+    """kube-router policy.go buildNetworkPoliciesInfo looks the named port of an egress rule
+    without ``to`` up on the pods of the policy's namespace: a pod that comes with the name
+    changes what the unchanged policy allows, toward any destination."""
+    service = Service(_engine(tmp_path, "kube-router", OPEN_NAMED), [])
+    out = ("t1/a", "203.0.113.5", Probe(7070, Protocol.TCP))
+    assert not service.engine.check(*out).allowed
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "web", "namespace": "t1", "labels": {"app": "web"}},
+        "spec": {
+            "containers": [{"name": "c", "image": "x", "ports": [{"name": "http", "containerPort": 7070}]}]
+        },
+        "status": {"podIP": "10.1.0.9"},
+    }
+    service.events(json.dumps(_event("ADDED", pod)).encode())
+    assert service.engine.check(*out).allowed
+    service.events(json.dumps(_event("DELETED", pod)).encode())
+    assert not service.engine.check(*out).allowed
