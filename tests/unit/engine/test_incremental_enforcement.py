@@ -10,6 +10,7 @@ from typing import Any
 
 from kubefence.cli.serve import Service
 from kubefence.engine.incremental import Enforcement, IncrementalEngine
+from kubefence.engine.prepare import DnsMap
 from kubefence.engine.probes import Probe
 from kubefence.engine.profiles import parse_profile
 from kubefence.ir.ports import Protocol
@@ -253,7 +254,7 @@ def test_a_dns_rule_event_teaches_cilium_the_fqdn_addresses(tmp_path: Path) -> N
     path = tmp_path / "cluster.yaml"
     path.write_text(CLUSTER + "---\n" + json.dumps(FQDN) + "\n")
     workspace = load_workspace([str(path)])
-    dns = {"api.example.com": (ip_address("203.0.113.10"),)}
+    dns: DnsMap = {"api.example.com": (ip_address("203.0.113.10"),)}
     engine = IncrementalEngine(
         workspace.snapshot,
         workspace.parsed,
