@@ -156,6 +156,8 @@ def snapshots(draw) -> ClusterSnapshot:
 CALICO_LIKE = Tier(150.0, "calico-like", TierKind.ORDERED_DENY)
 ANTREA_LIKE = Tier(50.0, "antrea-like", TierKind.ORDERED, pass_to=NETWORK_POLICY.rank)
 CILIUM_LIKE = Tier(180.0, "cilium-like", TierKind.UNION)
+# Cilium with allow-localhost=policy: the subject's own node is policed like any peer.
+CILIUM_POLICED_LIKE = Tier(185.0, "cilium-policed-like", TierKind.UNION, local_policy=True)
 
 expr = st.recursive(
     st.one_of(
@@ -226,7 +228,7 @@ def vendor_rules(draw, direction: Direction, actions: list[Action]) -> tuple[Rul
 def vendor_policies(draw) -> list[Policy]:
     """Policies of every tier kind in one pipeline (the engine must agree on any mix)."""
     out = []
-    tiers = [ADMIN, NETWORK_POLICY, BASELINE, CALICO_LIKE, ANTREA_LIKE, CILIUM_LIKE]
+    tiers = [ADMIN, NETWORK_POLICY, BASELINE, CALICO_LIKE, ANTREA_LIKE, CILIUM_LIKE, CILIUM_POLICED_LIKE]
     for n in range(draw(st.integers(0, 6))):
         tier = draw(st.sampled_from(tiers))
         actions = {

@@ -162,7 +162,17 @@ def relative_policy(draw: st.DrawFn) -> Policy:
 
 
 @pytest.mark.parametrize(
-    "cni", ["generic", "calico", "cilium", "antrea", "weave", "kube-router", "cilium,enable-policy=always"]
+    "cni",
+    [
+        "generic",
+        "calico",
+        "cilium",
+        "antrea",
+        "weave",
+        "kube-router",
+        "cilium,enable-policy=always",
+        "cilium,allow-localhost=policy,policy-cidr-match-mode=nodes",
+    ],
 )
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())

@@ -73,7 +73,10 @@ class Profile:
     ``to`` means the numbers the policy's namespace gives the name, toward any destination
     (kube-router).
     ``node_selector_labels``: Cilium's ``enable-node-selector-labels``, without which Cilium
-    rejects a policy with ``fromNodes``/``toNodes``.
+    rejects a policy with ``fromNodes``/``toNodes``. ``localhost_policy``: Cilium's
+    ``allow-localhost=policy`` (the own node's traffic to its pods is policed);
+    ``cidr_match_nodes``: Cilium's ``policy-cidr-match-mode=nodes`` (CIDR rules and ipBlocks
+    also match node addresses).
     """
 
     name: str
@@ -95,6 +98,8 @@ class Profile:
     policy_mode: str = "default"
     default_deny_options: bool = True
     node_selector_labels: bool = False
+    localhost_policy: bool = False
+    cidr_match_nodes: bool = False
 
     @property
     def spec(self) -> str:
@@ -106,6 +111,10 @@ class Profile:
             out += ",enable-non-default-deny-policies=false"
         if self.node_selector_labels:
             out += ",enable-node-selector-labels=true"
+        if self.localhost_policy:
+            out += ",allow-localhost=policy"
+        if self.cidr_match_nodes:
+            out += ",policy-cidr-match-mode=nodes"
         return out
 
     def ignores(self, kind: str) -> str | None:
@@ -149,6 +158,11 @@ class Profile:
                 self.open_named_ports,
                 "NetworkPolicy egress named port without `to`: the numbers the policy's namespace "
                 "gives the name, toward every destination",
+            ),
+            (
+                self.name == "cilium" and not self.cidr_match_nodes,
+                "Cilium CIDR rules (toCIDR, toCIDRSet) never select node addresses "
+                "(policy-cidr-match-mode=nodes changes that)",
             ),
             (
                 self.name == "cilium" and not self.node_selector_labels,
@@ -277,13 +291,16 @@ CILIUM_OPTIONS = {
     "enable-policy": ("default", "always", "never"),
     "enable-non-default-deny-policies": ("true", "false"),
     "enable-node-selector-labels": ("true", "false"),
+    "allow-localhost": ("auto", "always", "policy"),
+    "policy-cidr-match-mode": ("", "nodes"),
 }
 
 
 def parse_profile(text: str) -> Profile:
     """``NAME[@VERSION][,OPTION=VALUE...]`` → Profile; ProfileError on an unknown CNI, a
     bad/unknown version or an unknown option (options: Cilium's ``enable-policy``,
-    ``enable-non-default-deny-policies`` and ``enable-node-selector-labels``)."""
+    ``enable-non-default-deny-policies``, ``enable-node-selector-labels``, ``allow-localhost``
+    and ``policy-cidr-match-mode``)."""
     head, *options = text.strip().split(",")
     profile = _parse_name(head)
     for option in options:
@@ -303,6 +320,10 @@ def _with_option(profile: Profile, option: str) -> Profile:
         return replace(profile, policy_mode=value)
     if key == "enable-node-selector-labels":
         return replace(profile, node_selector_labels=value == "true")
+    if key == "allow-localhost":
+        return replace(profile, localhost_policy=value == "policy")
+    if key == "policy-cidr-match-mode":
+        return replace(profile, cidr_match_nodes=value == "nodes", ipblock_as_cidr=value != "nodes")
     return replace(profile, default_deny_options=value == "true")
 
 

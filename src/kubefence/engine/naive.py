@@ -191,7 +191,7 @@ def _walk_tiers(mine: list[Policy], d: Direction, local: bool, hits: Callable[[P
         kind = tier.kind.value
         if kind == "isolating" and not any(p.isolates_direction(d) for p in in_tier):
             continue  # Weave: rules beyond policyTypes, and no policy isolates the direction
-        if kind in ("isolating", "union") and local:
+        if kind in ("isolating", "union") and local and not tier.local_policy:
             return True
         matched = [r for p in in_tier for r in hits(p)]
         if kind == "isolating":

@@ -83,9 +83,9 @@ def _isolating(query: DirectionQuery, policies: list[Policy]) -> ConnectionSet:
     return allowed
 
 
-def _union(query: DirectionQuery, policies: list[Policy]) -> tuple[ConnectionSet, ConnectionSet]:
+def _union(query: DirectionQuery, tier: Tier, policies: list[Policy]) -> tuple[ConnectionSet, ConnectionSet]:
     """Cilium (§7.3): (allowed, denied); what is neither is denied when a policy isolates."""
-    if query.direction is Direction.INGRESS and query.from_local_node:
+    if query.direction is Direction.INGRESS and query.from_local_node and not tier.local_policy:
         return ConnectionSet.all(), ConnectionSet.empty()
     allowed = denied = ConnectionSet.empty()
     for policy in policies:
@@ -127,7 +127,9 @@ def allowed_connections(query: DirectionQuery) -> ConnectionSet:
         if tier.kind in (TierKind.ISOLATING, TierKind.UNION):
             # Final for what reaches it; what a Pass sent beyond it goes on.
             decided = (
-                _isolating(query, policies) if tier.kind is TierKind.ISOLATING else _union(query, policies)[0]
+                _isolating(query, policies)
+                if tier.kind is TierKind.ISOLATING
+                else _union(query, tier, policies)[0]
             )
             allowed, undecided = allowed | (active & decided), held
             if not undecided:

@@ -19,7 +19,14 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from kubefence.engine.kube_router import companions, has_open_named_ports, open_named_ports
-from kubefence.engine.tiers import CALICO_BUILTIN_TIERS, CALICO_DEFAULT, CILIUM, antrea_tier, calico_tier
+from kubefence.engine.tiers import (
+    CALICO_BUILTIN_TIERS,
+    CALICO_DEFAULT,
+    CILIUM,
+    CILIUM_LOCALHOST_POLICY,
+    antrea_tier,
+    calico_tier,
+)
 from kubefence.ir.addresses import IPBlock
 from kubefence.ir.diagnostics import Diagnostic, Severity
 from kubefence.ir.model import (
@@ -42,7 +49,7 @@ from kubefence.ir.selectors import LabelSelector
 
 if TYPE_CHECKING:
     from kubefence.cluster.snapshot import ClusterSnapshot
-    from kubefence.ir.model import Peer, Rule
+    from kubefence.ir.model import Peer, Rule, Tier
 
 from kubefence.engine.cni_catalog import (
     ANP,
@@ -204,7 +211,7 @@ def apply_profile(
     for policy in _without_node_rules(profile, policies, warnings):
         out += each(policy, warnings)
     if profile.policy_mode == "always":
-        out.append(ALWAYS_DENY)
+        out.append(ALWAYS_DENY_LOCALHOST_POLICY if profile.localhost_policy else ALWAYS_DENY)
     return tuple(sorted(out, key=lambda p: p.order_key)), warnings
 
 
@@ -285,6 +292,7 @@ ALWAYS_DENY = Policy(
     (),
     Source("<--cni cilium,enable-policy=always>", 0, "cilium", "enable-policy=always"),
 )
+ALWAYS_DENY_LOCALHOST_POLICY = replace(ALWAYS_DENY, tier=CILIUM_LOCALHOST_POLICY)
 
 
 def _staged(policy: Policy) -> Diagnostic:
@@ -329,16 +337,39 @@ def place(profile: Profile, policy: Policy) -> Policy:
     if profile.calico_minor is not None:
         return _calico_place(profile.calico_minor, policy)
     if profile.name == "cilium" and policy.kind == NP:
-        return replace(policy, tier=CILIUM)
+        return replace(policy, tier=_cilium_tier(profile))
     if profile.name == "antrea":
         return _antrea_place(policy)
     return policy
 
 
+def _cilium_tier(profile: Profile) -> Tier:
+    """``allow-localhost=policy``: the local node's traffic to its pods is policed (§4.3)."""
+    return CILIUM_LOCALHOST_POLICY if profile.localhost_policy else CILIUM
+
+
 def _cilium_options(profile: Profile, policy: Policy) -> Policy:
-    """``enable-non-default-deny-policies=false``: enableDefaultDeny is not honoured (§4.3)."""
-    if policy.dialect == "cilium" and not profile.default_deny_options and policy.isolates is not None:
-        return replace(policy, isolates=None)
+    """Cilium's agent options on its own policies: ``enable-non-default-deny-policies=false``
+    (enableDefaultDeny is not honoured, §4.3), ``allow-localhost=policy`` (the tier polices the
+    local node) and ``policy-cidr-match-mode=nodes`` (CIDR rules also select node addresses,
+    §4.8: an ipBlock peer, which the profile keeps off pods)."""
+    if policy.dialect != "cilium":
+        return policy
+    if not profile.default_deny_options and policy.isolates is not None:
+        policy = replace(policy, isolates=None)
+    if profile.localhost_policy and policy.tier.kind is TierKind.UNION:
+        policy = replace(policy, tier=CILIUM_LOCALHOST_POLICY)
+    if profile.cidr_match_nodes and any(
+        isinstance(p, ExternalBlockPeer) for r in policy.rules for p in r.peers
+    ):
+        rules = tuple(
+            replace(
+                r,
+                peers=tuple(IPBlockPeer(p.block) if isinstance(p, ExternalBlockPeer) else p for p in r.peers),
+            )
+            for r in policy.rules
+        )
+        policy = replace(policy, rules=rules)
     return policy
 
 

@@ -17,6 +17,7 @@ __all__ = [
     "CALICO_BUILTIN_TIERS",
     "CALICO_DEFAULT",
     "CILIUM",
+    "CILIUM_LOCALHOST_POLICY",
     "NOTHING",
     "antrea_tier",
     "calico_tier",
@@ -55,3 +56,5 @@ def antrea_tier(name: str, priority: float) -> Tier:
 
 CALICO_DEFAULT = calico_tier("default", 1e6, Action.DENY)
 CILIUM = Tier(200.0, "cilium", TierKind.UNION)
+# Cilium with allow-localhost=policy: the local node's traffic to its pods is policed too.
+CILIUM_LOCALHOST_POLICY = Tier(200.0, "cilium", TierKind.UNION, local_policy=True)

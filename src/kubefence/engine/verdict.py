@@ -227,7 +227,7 @@ def _decide_union(walk: _Walk, tier: Tier, policies: list[Policy]) -> DirectionT
     """Cilium (§7.3): any matching deny rule wins; else any matching allow; else default deny
     if a selecting policy isolates the direction."""
     d = walk.direction.value
-    if _from_local_node(walk):
+    if _from_local_node(walk) and not tier.local_policy:
         return _trace(
             walk, Verdict.ALLOW, (), f"traffic from the pod's own node is always allowed in by {tier}"
         )

@@ -110,13 +110,17 @@ class Tier:
     """A stage of the evaluation pipeline; lower ``rank`` is evaluated first. A PASS in a tier
     with ``pass_to`` skips every tier ranked below it (Antrea: Pass goes to NetworkPolicy).
     ``local_allowed``: ingress from the subject's own node is always allowed while a policy of
-    this tier selects it (Antrea lets locally generated packets bypass every policy table)."""
+    this tier selects it (Antrea lets locally generated packets bypass every policy table).
+    ``local_policy``: ingress from the subject's own node is decided by the policies of a UNION
+    tier like any other traffic (Cilium ``allow-localhost=policy``); by default an ISOLATING or
+    UNION tier always lets it in."""
 
     rank: float
     name: str
     kind: TierKind = field(compare=False)
     pass_to: float | None = field(default=None, compare=False)
     local_allowed: bool = field(default=False, compare=False)
+    local_policy: bool = field(default=False, compare=False)
 
     def __str__(self) -> str:
         return self.name
