@@ -13,8 +13,12 @@ import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from kubefence.ir.diagnostics import Diagnostic, Severity
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from kubefence.ir.provenance import Source
 
 __all__ = [
     "ANP",
@@ -33,6 +37,7 @@ __all__ = [
     "Profile",
     "ProfileError",
     "all_profiles",
+    "not_enforced",
     "parse_profile",
 ]
 
@@ -169,6 +174,19 @@ class Profile:
                 "policies with fromNodes/toNodes: rejected unless enable-node-selector-labels=true",
             ),
         ]
+
+
+def not_enforced(profile: Profile, source: Source, what: str) -> Diagnostic:
+    """A warning that ``profile``'s CNI does not enforce (all of) what ``source`` says."""
+    return Diagnostic(
+        Severity.WARNING,
+        NOT_ENFORCED,
+        f"accepted by the API server but not enforced by {profile.spec}: {what}",
+        source.file,
+        source.line,
+        None,
+        source.object,
+    )
 
 
 def _ignore(kinds: Sequence[str], why: str) -> tuple[tuple[str, str], ...]:

@@ -1,5 +1,8 @@
 """kube-router's ways of installing NetworkPolicies that change what they allow.
 
+**Rule-wide excepts** (``rule_wide_excepts``): every ``except`` of a rule's ipBlocks applies
+to all of them.
+
 **Shared chain.** What a NetworkPolicy with both policy types also allows.
 
 kube-router compiles each NetworkPolicy into one chain. A pod's firewall chain jumps to it
@@ -34,7 +37,9 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from kubefence.cluster.snapshot import NAME_LABEL
-from kubefence.ir.model import AnyPeer, Direction, PodPeer, PodSelection, Policy, Rule
+from kubefence.engine.cni_catalog import Profile, not_enforced
+from kubefence.ir.addresses import IPBlock
+from kubefence.ir.model import AnyPeer, Direction, IPBlockPeer, PodPeer, PodSelection, Policy, Rule
 from kubefence.ir.ports import NamedPort, PortMatch, PortRange, Protocol
 from kubefence.ir.selectors import LabelSelector, Operator, Requirement
 
@@ -42,8 +47,10 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from kubefence.cluster.snapshot import ClusterSnapshot, Pod
+    from kubefence.ir.diagnostics import Diagnostic
+    from kubefence.ir.model import Peer
 
-__all__ = ["companions", "has_open_named_ports", "open_named_ports"]
+__all__ = ["companions", "has_open_named_ports", "open_named_ports", "rule_wide_excepts"]
 
 _OTHER = {Direction.INGRESS: Direction.EGRESS, Direction.EGRESS: Direction.INGRESS}
 
@@ -157,3 +164,32 @@ def _numbers(match: NamedPort, pods: Sequence[Pod]) -> list[PortRange]:
         {c.port for pod in pods for c in pod.ports if c.name == match.name and c.protocol is protocol}
     )
     return [PortRange(protocol, n, n) for n in found]
+
+
+def rule_wide_excepts(profile: Profile, rule: Rule, warnings: list[Diagnostic]) -> Rule:
+    """kube-router puts every ipBlock of a rule in one ipset, excepts as ``nomatch`` entries, and
+    the longest matching prefix decides (cloudnativelabs/kube-router pkg/controllers/netpol
+    policy.go ``evalIPBlockPeer``; npc_nftables.go per-rule except set): an except of one block
+    also cuts out of every wider block of the rule. Each block then excepts every more specific
+    except of the rule; a narrower block inside an except still lets its own addresses in."""
+    blocks = [p for p in rule.peers if isinstance(p, IPBlockPeer)]
+    if not profile.rule_wide_excepts or len(blocks) < 2:
+        return rule
+    excepts = {e for b in blocks for e in b.block.excepts}
+    peers: list[Peer] = []
+    for peer in rule.peers:
+        if isinstance(peer, IPBlockPeer):
+            cidr = peer.block.cidr
+            cut = {e for e in excepts if e.version == cidr.version and e.prefixlen > cidr.prefixlen}
+            cut = {e for e in cut if e.subnet_of(cidr)}  # type: ignore[arg-type]
+            if cut != set(peer.block.excepts):
+                peer = IPBlockPeer(IPBlock(cidr, tuple(sorted(cut, key=str))))
+        peers.append(peer)
+    if tuple(peers) == rule.peers:
+        return rule
+    what = (
+        f"{rule.label}: kube-router applies every except of the rule's ipBlocks to all of them "
+        "(one ipset per rule, longest prefix wins)"
+    )
+    warnings.append(not_enforced(profile, rule.source, what))
+    return replace(rule, peers=tuple(peers))

@@ -5,7 +5,9 @@ AdminNetworkPolicy family). A ``Profile`` says which policy kinds a CNI enforces
 Kubernetes NetworkPolicy features it drops or changes; ``apply_profile`` rewrites the IR into
 the policies as that CNI enforces them, with one warning per dropped or changed policy or field.
 ``Profile.ipblock_matches_pods`` is honoured by the engine (``Resolution``), not here. The
-profiles themselves, and ``--cni`` parsing, are in ``engine.cni_catalog`` (re-exported here).
+profiles themselves, and ``--cni`` parsing, are in ``engine.cni_catalog`` (re-exported here);
+Cilium's agent options in ``engine.profile_cilium``; kube-router's ways of installing rules in
+``engine.kube_router``.
 
 Only the dialects kubefence reads are covered: Kubernetes NetworkPolicy, AdminNetworkPolicy /
 BaselineAdminNetworkPolicy v1alpha1 and ClusterNetworkPolicy v1alpha2. Decisions where the
@@ -18,38 +20,36 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from kubefence.engine.kube_router import companions, has_open_named_ports, open_named_ports
+from kubefence.engine.kube_router import companions, has_open_named_ports, open_named_ports, rule_wide_excepts
+from kubefence.engine.profile_cilium import (
+    always_deny,
+    cidr_peers,
+    cilium_options,
+    cilium_tier,
+    without_node_rules,
+)
 from kubefence.engine.tiers import (
     CALICO_BUILTIN_TIERS,
     CALICO_DEFAULT,
-    CILIUM,
-    CILIUM_LOCALHOST_POLICY,
     antrea_tier,
     calico_tier,
 )
-from kubefence.ir.addresses import IPBlock
 from kubefence.ir.diagnostics import Diagnostic, Severity
 from kubefence.ir.model import (
     NETWORK_POLICY,
     Action,
     AnyPeer,
     Direction,
-    ExternalBlockPeer,
     IPBlockPeer,
-    NodePeer,
     PodPeer,
-    PodSelection,
     Policy,
     TierKind,
-    leaf_peers,
 )
 from kubefence.ir.ports import MAX_PORT, MIN_PORT, NamedPort, PortMatch, PortRange, Protocol
-from kubefence.ir.provenance import Source
-from kubefence.ir.selectors import LabelSelector
 
 if TYPE_CHECKING:
     from kubefence.cluster.snapshot import ClusterSnapshot
-    from kubefence.ir.model import Peer, Rule, Tier
+    from kubefence.ir.model import Rule
 
 from kubefence.engine.cni_catalog import (
     ANP,
@@ -64,6 +64,7 @@ from kubefence.engine.cni_catalog import (
     Profile,
     ProfileError,
     all_profiles,
+    not_enforced,
     parse_profile,
 )
 
@@ -82,18 +83,6 @@ __all__ = [
     "view_policies",
     "view_policy",
 ]
-
-
-def _warning(profile: Profile, source: Source, what: str) -> Diagnostic:
-    return Diagnostic(
-        Severity.WARNING,
-        NOT_ENFORCED,
-        f"accepted by the API server but not enforced by {profile.spec}: {what}",
-        source.file,
-        source.line,
-        None,
-        source.object,
-    )
 
 
 def _vendor_ignored(profile: Profile, policy: Policy) -> str | None:
@@ -117,7 +106,7 @@ def view_policy(profile: Profile, policy: Policy, warnings: list[Diagnostic]) ->
         kind_why = profile.ignores(policy.kind)
         why = f"{policy.kind} ({kind_why}); the policy is ignored" if kind_why else None
     if why is not None:
-        warnings.append(_warning(profile, policy.source, why))
+        warnings.append(not_enforced(profile, policy.source, why))
         return None
     if policy.kind.startswith("Staged"):
         warnings.append(_staged(policy))
@@ -147,14 +136,14 @@ def view_policies(profile: Profile, policy: Policy, warnings: list[Diagnostic]) 
             f"{rule.label}: with both policy types kube-router also runs it on the {other} of the "
             "policy's pods (one shared chain); not modelled for a rule with ipBlock peers"
         )
-        warnings.append(_warning(profile, rule.source, what))
+        warnings.append(not_enforced(profile, rule.source, what))
     if used:
         what = (
             "with both policy types kube-router runs every rule on every packet of the policy's "
             f"pods (one shared chain): {', '.join(r.label for r in used)} also allow"
             f"{'s' if len(used) == 1 else ''} traffic the other way between the policy's own pods"
         )
-        warnings.append(_warning(profile, kept.source, what))
+        warnings.append(not_enforced(profile, kept.source, what))
     return [kept, *extra]
 
 
@@ -180,7 +169,7 @@ def bind_to_snapshot(
                 f"{old.label} has no `to`: kube-router looks its named port up on the pods of "
                 f"{policy.namespace} and allows {numbers} toward every destination"
             )
-            warnings.append(_warning(profile, old.source, what))
+            warnings.append(not_enforced(profile, old.source, what))
     return bound
 
 
@@ -201,17 +190,17 @@ def apply_profile(
         policies = _applied(policies, warnings)
     if profile.policy_mode == "never":
         return (), [
-            _warning(profile, p.source, "enable-policy=never: no policy is enforced") for p in policies
+            not_enforced(profile, p.source, "enable-policy=never: no policy is enforced") for p in policies
         ]
     if each is None:
 
         def each(policy: Policy, warnings: list[Diagnostic]) -> Sequence[Policy]:
             return view_policies(profile, policy, warnings)
 
-    for policy in _without_node_rules(profile, policies, warnings):
+    for policy in without_node_rules(profile, policies, warnings):
         out += each(policy, warnings)
     if profile.policy_mode == "always":
-        out.append(ALWAYS_DENY_LOCALHOST_POLICY if profile.localhost_policy else ALWAYS_DENY)
+        out.append(always_deny(profile))
     return tuple(sorted(out, key=lambda p: p.order_key)), warnings
 
 
@@ -252,49 +241,6 @@ def _deleted(staged: Policy, live: Sequence[Policy]) -> Diagnostic:
     )
 
 
-def _without_node_rules(
-    profile: Profile, policies: Sequence[Policy], warnings: list[Diagnostic]
-) -> Sequence[Policy]:
-    """Cilium without ``enable-node-selector-labels`` (default false) rejects a policy with
-    ``fromNodes``/``toNodes`` as a whole, every part of the object (cilium/cilium
-    pkg/policy/api rule_validation.go ``IngressCommonRule.Validate``/``EgressCommonRule.Validate``:
-    ``ErrFromToNodesRequiresNodeSelectorOption``; pkg/defaults ``EnableNodeSelectorLabels = false``)."""
-    if profile.name != "cilium" or profile.node_selector_labels:
-        return policies
-    rejected: set[tuple[str, str | None, str]] = set()
-    for policy in policies:
-        key = (policy.kind, policy.namespace, policy.name)
-        rule = next(
-            (r for r in policy.rules if any(isinstance(p, NodePeer) for p in leaf_peers(r.peers))), None
-        )
-        if policy.dialect != "cilium" or rule is None or key in rejected:
-            continue
-        rejected.add(key)
-        what = (
-            f"{rule.label} selects nodes (fromNodes/toNodes), which Cilium rejects "
-            "unless enable-node-selector-labels=true; the whole policy is ignored"
-        )
-        warnings.append(_warning(profile, rule.source, what))
-    if not rejected:
-        return policies
-    return [p for p in policies if p.dialect != "cilium" or (p.kind, p.namespace, p.name) not in rejected]
-
-
-# Cilium with enable-policy=always: every endpoint is default-deny in both directions (§4.3).
-ALWAYS_DENY = Policy(
-    "CiliumAgentOption",
-    "enable-policy=always",
-    None,
-    CILIUM,
-    0,
-    PodSelection(LabelSelector(), namespace_selector=LabelSelector()),
-    frozenset(Direction),
-    (),
-    Source("<--cni cilium,enable-policy=always>", 0, "cilium", "enable-policy=always"),
-)
-ALWAYS_DENY_LOCALHOST_POLICY = replace(ALWAYS_DENY, tier=CILIUM_LOCALHOST_POLICY)
-
-
 def _staged(policy: Policy) -> Diagnostic:
     source = policy.source
     return Diagnostic(
@@ -320,7 +266,7 @@ def _strip_l7(profile: Profile, policy: Policy, warnings: list[Diagnostic]) -> P
                 f"{rule.label}: HTTP criteria ({rule.l7}) need application-layer policy; "
                 "the rule acts as an L4 allow"
             )
-            warnings.append(_warning(profile, rule.source, what))
+            warnings.append(not_enforced(profile, rule.source, what))
             rule = replace(rule, l7=None)
         rules.append(rule)
     return replace(policy, rules=tuple(rules))
@@ -333,43 +279,13 @@ def place(profile: Profile, policy: Policy) -> Policy:
         ns = policy.namespace
         return replace(policy, tiebreak=f"{ns}/{policy.name}" if ns else policy.name)
     if policy.dialect not in UPSTREAM_DIALECTS:
-        return _cilium_options(profile, policy)
+        return cilium_options(profile, policy)
     if profile.calico_minor is not None:
         return _calico_place(profile.calico_minor, policy)
     if profile.name == "cilium" and policy.kind == NP:
-        return replace(policy, tier=_cilium_tier(profile))
+        return replace(policy, tier=cilium_tier(profile))
     if profile.name == "antrea":
         return _antrea_place(policy)
-    return policy
-
-
-def _cilium_tier(profile: Profile) -> Tier:
-    """``allow-localhost=policy``: the local node's traffic to its pods is policed (§4.3)."""
-    return CILIUM_LOCALHOST_POLICY if profile.localhost_policy else CILIUM
-
-
-def _cilium_options(profile: Profile, policy: Policy) -> Policy:
-    """Cilium's agent options on its own policies: ``enable-non-default-deny-policies=false``
-    (enableDefaultDeny is not honoured, §4.3), ``allow-localhost=policy`` (the tier polices the
-    local node) and ``policy-cidr-match-mode=nodes`` (CIDR rules also select node addresses,
-    §4.8: an ipBlock peer, which the profile keeps off pods)."""
-    if policy.dialect != "cilium":
-        return policy
-    if not profile.default_deny_options and policy.isolates is not None:
-        policy = replace(policy, isolates=None)
-    if profile.localhost_policy and policy.tier.kind is TierKind.UNION:
-        policy = replace(policy, tier=CILIUM_LOCALHOST_POLICY)
-    if profile.cidr_match_nodes and any(
-        isinstance(p, ExternalBlockPeer) for r in policy.rules for p in r.peers
-    ):
-        rules = tuple(
-            replace(
-                r,
-                peers=tuple(IPBlockPeer(p.block) if isinstance(p, ExternalBlockPeer) else p for p in r.peers),
-            )
-            for r in policy.rules
-        )
-        policy = replace(policy, rules=rules)
     return policy
 
 
@@ -434,7 +350,7 @@ def _calico_admin_rule(profile: Profile, minor: int, rule: Rule, warnings: list[
     if bad is not None:
         if rule.action is Action.ALLOW:
             warnings.append(
-                _warning(
+                not_enforced(
                     profile,
                     rule.source,
                     f"{rule.label}: Calico cannot convert the peer {bad}; the rule is dropped",
@@ -445,12 +361,12 @@ def _calico_admin_rule(profile: Profile, minor: int, rule: Rule, warnings: list[
             f"{rule.label}: Calico cannot convert the peer {bad} and replaces the rule with one that denies "
             "every peer, port and protocol"
         )
-        warnings.append(_warning(profile, rule.source, what))
+        warnings.append(not_enforced(profile, rule.source, what))
         return replace(rule, action=Action.DENY, peers=(AnyPeer(),), ports=None, except_ports=())
     named = next((m for m in rule.ports or () if isinstance(m, NamedPort)), None)
     if named is not None and minor <= 31:
         what = f"{rule.label}: Calico 3.{minor} ignores {named}, so the rule matches every port and protocol"
-        warnings.append(_warning(profile, rule.source, what))
+        warnings.append(not_enforced(profile, rule.source, what))
         return replace(rule, ports=None)
     return rule
 
@@ -461,7 +377,7 @@ def _network_policy(profile: Profile, policy: Policy, warnings: list[Diagnostic]
         if named:
             rule, match = named[0]
             warnings.append(
-                _warning(
+                not_enforced(
                     profile,
                     rule.source,
                     f"{rule.label} uses {match}: the CNI rejects the whole policy, which is ignored "
@@ -474,7 +390,7 @@ def _network_policy(profile: Profile, policy: Policy, warnings: list[Diagnostic]
     changed = False
     for rule in policy.rules:
         new = _rule(
-            profile, _cidr_peers(profile, _rule_wide_excepts(profile, rule, warnings), warnings), warnings
+            profile, cidr_peers(profile, rule_wide_excepts(profile, rule, warnings), warnings), warnings
         )
         changed = changed or new is not rule
         if new is not None:
@@ -495,7 +411,7 @@ def _rules_beyond_types(profile: Profile, policy: Policy, warnings: list[Diagnos
         f"its {names} rules are installed although policyTypes leaves {names} out: they allow "
         f"{names} traffic of pods that another policy isolates (this one does not isolate {names})"
     )
-    warnings.append(_warning(profile, policy.source, what))
+    warnings.append(not_enforced(profile, policy.source, what))
     return replace(
         policy,
         directions=policy.directions | extra,
@@ -503,51 +419,6 @@ def _rules_beyond_types(profile: Profile, policy: Policy, warnings: list[Diagnos
         isolates=policy.directions,
         dormant=(),
     )
-
-
-def _rule_wide_excepts(profile: Profile, rule: Rule, warnings: list[Diagnostic]) -> Rule:
-    """kube-router puts every ipBlock of a rule in one ipset, excepts as ``nomatch`` entries, and
-    the longest matching prefix decides (cloudnativelabs/kube-router pkg/controllers/netpol
-    policy.go ``evalIPBlockPeer``; npc_nftables.go per-rule except set): an except of one block
-    also cuts out of every wider block of the rule. Each block then excepts every more specific
-    except of the rule; a narrower block inside an except still lets its own addresses in."""
-    blocks = [p for p in rule.peers if isinstance(p, IPBlockPeer)]
-    if not profile.rule_wide_excepts or len(blocks) < 2:
-        return rule
-    excepts = {e for b in blocks for e in b.block.excepts}
-    peers: list[Peer] = []
-    for peer in rule.peers:
-        if isinstance(peer, IPBlockPeer):
-            cidr = peer.block.cidr
-            cut = {e for e in excepts if e.version == cidr.version and e.prefixlen > cidr.prefixlen}
-            cut = {e for e in cut if e.subnet_of(cidr)}  # type: ignore[arg-type]
-            if cut != set(peer.block.excepts):
-                peer = IPBlockPeer(IPBlock(cidr, tuple(sorted(cut, key=str))))
-        peers.append(peer)
-    if tuple(peers) == rule.peers:
-        return rule
-    what = (
-        f"{rule.label}: kube-router applies every except of the rule's ipBlocks to all of them "
-        "(one ipset per rule, longest prefix wins)"
-    )
-    warnings.append(_warning(profile, rule.source, what))
-    return replace(rule, peers=tuple(peers))
-
-
-def _cidr_peers(profile: Profile, rule: Rule, warnings: list[Diagnostic]) -> Rule:
-    """Cilium turns an ipBlock into a CIDR rule (cilium/cilium pkg/k8s/network_policy.go
-    ``ipBlockToCIDRRule``), which selects neither pods nor nodes under the default
-    ``policy-cidr-match-mode`` (pkg/ipcache/metadata.go: node identities carry no CIDR labels
-    unless the mode includes "nodes"): an ExternalBlockPeer, as a CNP ``toCIDRSet`` (§4.8)."""
-    if not profile.ipblock_as_cidr or not any(isinstance(p, IPBlockPeer) for p in rule.peers):
-        return rule
-    peers = tuple(ExternalBlockPeer(p.block) if isinstance(p, IPBlockPeer) else p for p in rule.peers)
-    what = (
-        f"{rule.label}: ipBlock acts as a Cilium CIDR rule and matches only addresses outside the "
-        "cluster, never a pod, a node or a host-network pod"
-    )
-    warnings.append(_warning(profile, rule.source, what))
-    return replace(rule, peers=peers)
 
 
 def _rule(profile: Profile, rule: Rule, warnings: list[Diagnostic]) -> Rule | None:
@@ -559,7 +430,9 @@ def _rule(profile: Profile, rule: Rule, warnings: list[Diagnostic]) -> Rule | No
         if new is not None:
             ports.append(new)
     if not ports:
-        warnings.append(_warning(profile, rule.source, f"{rule.label} has no port left: the rule is dropped"))
+        warnings.append(
+            not_enforced(profile, rule.source, f"{rule.label} has no port left: the rule is dropped")
+        )
         return None
     if tuple(ports) == rule.ports:
         return rule
@@ -568,12 +441,12 @@ def _rule(profile: Profile, rule: Rule, warnings: list[Diagnostic]) -> Rule | No
 
 def _port(profile: Profile, rule: Rule, match: PortMatch, warnings: list[Diagnostic]) -> PortMatch | None:
     if not profile.sctp and match.protocol is Protocol.SCTP:
-        warnings.append(_warning(profile, rule.source, f"{rule.label}: {match} (SCTP) is dropped"))
+        warnings.append(not_enforced(profile, rule.source, f"{rule.label}: {match} (SCTP) is dropped"))
         return None
     if isinstance(match, PortRange) and not profile.end_port and _is_range(match):
         first = PortRange(match.protocol, match.start, match.start)
         warnings.append(
-            _warning(profile, rule.source, f"{rule.label}: endPort is ignored, {match} acts as {first}")
+            not_enforced(profile, rule.source, f"{rule.label}: endPort is ignored, {match} acts as {first}")
         )
         return first
     return match
