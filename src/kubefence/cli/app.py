@@ -40,9 +40,7 @@ CniName = Annotated[
         "--cni",
         help="Answer as this CNI enforces the policies: generic (upstream), calico, canal, cilium, antrea, "
         "weave, kube-router or flannel, optionally NAME@VERSION (calico@3.31) and Cilium agent options "
-        "(cilium,enable-policy=always; enable-non-default-deny-policies=false; "
-        "enable-node-selector-labels=true; allow-localhost=policy; policy-cidr-match-mode=nodes). "
-        "See 'kubefence profiles'.",
+        "as cilium,OPTION=VALUE (e.g. cilium,enable-policy=always). 'kubefence profiles' lists them.",
     ),
 ]
 Strict = Annotated[

@@ -7,7 +7,7 @@ import json
 from rich.console import Console
 from rich.table import Table
 
-from kubefence.engine.profiles import Profile, all_profiles
+from kubefence.engine.profiles import CILIUM_OPTIONS, Profile, all_profiles
 
 __all__ = ["print_profiles", "profile_doc"]
 
@@ -39,7 +39,10 @@ def profile_doc(profile: Profile) -> dict[str, object]:
 def print_profiles(output: str) -> None:
     profiles = all_profiles()
     if output == "json":
-        print(json.dumps({"profiles": [profile_doc(p) for p in profiles]}, indent=2))
+        options = {key: list(values) for key, values in CILIUM_OPTIONS.items()}
+        print(
+            json.dumps({"profiles": [profile_doc(p) for p in profiles], "cilium_options": options}, indent=2)
+        )
         return
     table = Table(
         title="CNI profiles (--cni NAME\\[@VERSION]\\[,OPTION=VALUE]; latest version when none)",
@@ -52,4 +55,10 @@ def print_profiles(output: str) -> None:
         gaps = "\n".join(f"• {g}" for g in p.gaps()) or "—"
         notes = "".join(f"\n[dim]note: {n}[/]" for n in p.notes)
         table.add_row(p.name, p.description + notes, gaps)
-    Console(highlight=False).print(table)
+    console = Console(highlight=False)
+    console.print(table)
+    console.print(
+        "Cilium agent options (--cni cilium,OPTION=VALUE,...; the first value is Cilium's default):"
+    )
+    for key, values in CILIUM_OPTIONS.items():
+        console.print(f"  {key}: {' | '.join(repr(v) if v == '' else v for v in values)}")

@@ -308,7 +308,7 @@ def _version(name: str, text: str) -> tuple[int, int | None]:
 CILIUM_OPTIONS = {
     "enable-policy": ("default", "always", "never"),
     "enable-non-default-deny-policies": ("true", "false"),
-    "enable-node-selector-labels": ("true", "false"),
+    "enable-node-selector-labels": ("false", "true"),
     "allow-localhost": ("auto", "always", "policy"),
     "policy-cidr-match-mode": ("", "nodes"),
 }

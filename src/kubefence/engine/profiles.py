@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 
 from kubefence.engine.cni_catalog import (
     ANP,
+    CILIUM_OPTIONS,
     CNI_NAMES,
     CNP,
     GENERIC,
@@ -69,6 +70,7 @@ from kubefence.engine.cni_catalog import (
 )
 
 __all__ = [
+    "CILIUM_OPTIONS",
     "CNI_NAMES",
     "GENERIC",
     "NOT_ENFORCED",
