@@ -236,6 +236,13 @@ def test_cli_profiles(runner: CliRunner) -> None:
     assert [p["name"] for p in doc["profiles"]] == list(CNI_NAMES)
     text = invoke(runner, "profiles").stdout
     assert "flannel" in text and "weave" in text
+    # Every Cilium option is listed with its values, Cilium's default first, and each parses.
+    assert doc["cilium_options"]["allow-localhost"][0] == "auto"
+    assert doc["cilium_options"]["enable-node-selector-labels"][0] == "false"
+    for key, values in doc["cilium_options"].items():
+        assert f"  {key}: " in text
+        for value in values:
+            parse_profile(f"cilium,{key}={value}")
 
 
 CILIUM_MANIFESTS = """\
