@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from kubefence.cluster.snapshot import Namespace, Pod
 from kubefence.dialects.base import Definition
-from kubefence.engine.link import Linker, ObjectId, object_id, realized
+from kubefence.engine.link import AppliedToGuard, Linker, object_id, realized
 from kubefence.engine.prepare import (
     DnsMap,
     has_fqdn,
@@ -74,7 +74,7 @@ class _Linked:
     parts: tuple[Policy, ...]
     notes: tuple[Diagnostic, ...]
     definitions: Sequence[Definition]
-    unrealizable: bool  # the CNI realizes no part of the object (``link.realized``)
+    guard: AppliedToGuard | None  # realized only while it holds (``link.realized``)
 
 
 class EnforcedPolicies:
@@ -86,6 +86,7 @@ class EnforcedPolicies:
         self._links: dict[int, _Linked] = {}
         self._learned: tuple[frozenset[str], DnsMap | None] = (frozenset(), None)
         self._reads_pods = False
+        self._guarded = False  # an appliedTo guard reads the pods (``link.realized``)
 
     def __call__(
         self,
@@ -98,7 +99,7 @@ class EnforcedPolicies:
         are linked first; without, they are linked already."""
         notes: list[Diagnostic] = []
         if definitions is not None:
-            policies = self._linked(policies, definitions, notes)
+            policies = self._linked(policies, definitions, snapshot, notes)
         used: dict[int, _Entry] = {}
         cilium_dns = self._cilium_dns(policies)
 
@@ -113,31 +114,38 @@ class EnforcedPolicies:
         enforcement = self.enforcement
         found, warnings = apply_profile(enforcement.profile, policies, staged=enforcement.staged, each=each)
         self._memo = used
-        self._reads_pods = any(entry.pods is not None for entry in used.values())
+        self._reads_pods = self._guarded or any(entry.pods is not None for entry in used.values())
         return found, [*notes, *warnings]
 
     def _linked(
-        self, policies: Sequence[Policy], definitions: Sequence[Definition], notes: list[Diagnostic]
+        self,
+        policies: Sequence[Policy],
+        definitions: Sequence[Definition],
+        snapshot: ClusterSnapshot,
+        notes: list[Diagnostic],
     ) -> list[Policy]:
         linker: Linker | None = None
         used: dict[int, _Linked] = {}
         out: list[Policy] = []
-        unrealizable: set[ObjectId] = set()
+        guards = {}
         for policy in policies:
             entry = self._links.get(id(policy))
             if entry is None or entry.policy is not policy or entry.definitions is not definitions:
                 linker = linker or Linker(definitions)
                 start = len(linker.diagnostics)
                 parts = tuple(linker.link(policy))
-                refused = object_id(policy) in linker.unrealizable
-                entry = _Linked(policy, parts, tuple(linker.diagnostics[start:]), definitions, refused)
+                guard = linker.guards.get(object_id(policy))
+                entry = _Linked(policy, parts, tuple(linker.diagnostics[start:]), definitions, guard)
             used[id(policy)] = entry
             out += entry.parts
             notes += entry.notes
-            if entry.unrealizable:
-                unrealizable.add(object_id(policy))
+            if entry.guard is not None:
+                guards[object_id(policy)] = entry.guard
         self._links = used
-        return realized(out, unrealizable)
+        self._guarded = bool(guards)
+        kept, guard_notes = realized(out, guards, snapshot)
+        notes += guard_notes
+        return kept
 
     @property
     def reads_pods(self) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from kubefence.cluster.snapshot import NAME_LABEL
@@ -40,14 +40,15 @@ from kubefence.ir.model import (
     Tier,
     TierKind,
 )
+from kubefence.ir.provenance import Source
 from kubefence.ir.selectors import LabelSelector, Operator
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
-    from kubefence.ir.provenance import Source
+    from kubefence.cluster.snapshot import ClusterSnapshot, Pod
 
-__all__ = ["Linker", "ObjectId", "link", "object_id", "realized"]
+__all__ = ["AppliedToGuard", "Linker", "ObjectId", "link", "object_id", "realized"]
 
 ObjectId = tuple[str, str, "str | None", str]  # dialect, kind, namespace, name
 
@@ -71,8 +72,8 @@ class Linker:
         }
         self.groups = {(d.kind, d.namespace, d.name): d for d in self.definitions if isinstance(d, GroupDef)}
         self.sets = [d for d in self.definitions if isinstance(d, NetworkSetDef)]
-        # Objects the CNI would mark unrealizable: every part of them is dropped (``realized``).
-        self.unrealizable: set[ObjectId] = set()
+        # Objects that Antrea realizes only while an appliedTo Group keeps to its namespace.
+        self.guards: dict[ObjectId, AppliedToGuard] = {}
 
     def check_definitions(self) -> None:
         """What Antrea's admission webhook refuses among the definitions themselves, whether a
@@ -123,18 +124,11 @@ class Linker:
             )
             return []
         parts = [m.selection for m in members if isinstance(m, PodPeer)]
-        if kind == "Group" and not all(_within_namespace(s, namespace) for s in parts):
-            self.report(
-                Severity.WARNING,
-                policy.source,
-                "applied-to-unsupported-group",
-                f"Group {namespace}/{name} may select Pods in other Namespaces (namespaceSelector), "
-                "which Antrea does not accept as appliedTo: it marks the policy Realizable=False "
-                "(NetworkPolicyAppliedToUnsupportedGroup) and enforces none of it, on no pod",
-                "appliedTo",
+        wide = tuple(s for s in parts if not _within_namespace(s, namespace))
+        if kind == "Group" and wide:
+            self.guards[object_id(policy)] = AppliedToGuard(
+                f"{namespace}/{name}", namespace, wide, policy.source
             )
-            self.unrealizable.add(object_id(policy))
-            return []
         return [replace(policy, subject=s, part=policy.part * 1000 + i) for i, s in enumerate(parts)]
 
     def _members(self, kind: str, namespace: str | None, name: str) -> list[Peer] | None:
@@ -360,20 +354,77 @@ def object_id(policy: Policy) -> ObjectId:
     return (policy.dialect, policy.kind, policy.namespace, policy.name)
 
 
-def realized(parts: Iterable[Policy], unrealizable: set[ObjectId]) -> list[Policy]:
-    """``parts`` without those of objects the CNI does not realize at all: Antrea computes
-    one internal policy per object and, when one of its appliedTo groups fails to sync, gives
-    it no Node to run on (pkg/controller/networkpolicy/networkpolicy_controller.go
-    syncInternalNetworkPolicy: SyncError instead of NodeNames), whatever its other appliedTo
-    entries and rules."""
-    return [p for p in parts if object_id(p) not in unrealizable] if unrealizable else list(parts)
+@dataclass(frozen=True, slots=True)
+class AppliedToGuard:
+    """A namespaced Group used as an appliedTo, whose selections may reach pods of other
+    namespaces: Antrea fails the Group's sync as soon as one such pod exists
+    (pkg/controller/networkpolicy/networkpolicy_controller.go getInternalGroupWorkloads:
+    ErrNetworkPolicyAppliedToUnsupportedGroup) and then realizes none of the policy."""
+
+    group: str  # namespace/name
+    namespace: str
+    selections: tuple[PodSelection, ...]
+    source: Source
+
+    def outsider(self, snapshot: ClusterSnapshot | None) -> Pod | None:
+        """A pod of another namespace that the Group selects (None: it keeps to its own)."""
+        if snapshot is None:
+            return None
+        for pod in snapshot.pods:
+            if pod.namespace != self.namespace and not pod.host_network:
+                labels = snapshot.namespace_labels(pod.namespace)
+                if any(_selects(s, pod, labels) for s in self.selections):
+                    return pod
+        return None
+
+
+def _selects(selection: PodSelection, pod: Pod, namespace_labels: Mapping[str, str]) -> bool:
+    """Whether an Antrea Group selection (Kubernetes label selectors) picks ``pod``."""
+    chosen, pods = selection.namespace_selector, selection.pod_selector
+    if not isinstance(chosen, LabelSelector) or not isinstance(pods, LabelSelector):
+        return True  # not a plain label selector: assume it may
+    return chosen.matches(namespace_labels) and pods.matches(pod.labels)
+
+
+def realized(
+    parts: Iterable[Policy], guards: Mapping[ObjectId, AppliedToGuard], snapshot: ClusterSnapshot | None
+) -> tuple[list[Policy], list[Diagnostic]]:
+    """``parts`` without those of objects Antrea does not realize at all, with a warning for
+    each: when one of its appliedTo Groups fails to sync, the internal policy gets no Node to run
+    on (networkpolicy_controller.go syncInternalNetworkPolicy: SyncError instead of NodeNames),
+    whatever its other appliedTo entries and rules."""
+    dropped: set[ObjectId] = set()
+    notes: list[Diagnostic] = []
+    for key, guard in guards.items():
+        pod = guard.outsider(snapshot)
+        if pod is None:
+            continue
+        dropped.add(key)
+        notes.append(
+            Diagnostic(
+                Severity.WARNING,
+                "applied-to-unsupported-group",
+                f"Group {guard.group} selects Pod {pod.key} of another Namespace, which Antrea does "
+                "not accept in an appliedTo: it marks the policy Realizable=False "
+                "(NetworkPolicyAppliedToUnsupportedGroup) and enforces none of it",
+                guard.source.file,
+                guard.source.line,
+                None,
+                guard.source.object,
+                "appliedTo",
+            )
+        )
+    kept = [p for p in parts if object_id(p) not in dropped] if dropped else list(parts)
+    return kept, notes
 
 
 def link(
-    policies: Sequence[Policy], definitions: Sequence[Definition]
+    policies: Sequence[Policy], definitions: Sequence[Definition], snapshot: ClusterSnapshot | None = None
 ) -> tuple[list[Policy], list[Diagnostic]]:
-    """Policies with their tiers placed and group / network-set references replaced."""
+    """Policies with their tiers placed and group / network-set references replaced; those
+    Antrea would not realize in ``snapshot`` dropped."""
     linker = Linker(definitions)
     linker.check_definitions()
     linked = [part for policy in policies for part in linker.link(policy)]
-    return realized(linked, linker.unrealizable), linker.diagnostics
+    kept, notes = realized(linked, linker.guards, snapshot)
+    return kept, [*linker.diagnostics, *notes]

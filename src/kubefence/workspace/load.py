@@ -177,7 +177,7 @@ def _assemble(collector: _Collector, values: list[object]) -> Workspace:
         services=[v for v in values if isinstance(v, Service)],
         accounts=[v for v in values if isinstance(v, ServiceAccount)],
     )
-    linked, link_notes = link(collector.policies, collector.definitions)
+    linked, link_notes = link(collector.policies, collector.definitions, snapshot)
     policies = tuple(sorted(linked, key=lambda p: p.order_key))
     diagnostics = [*collector.diagnostics, *link_notes, *notes, *ip_notes, *check_priorities(policies)]
     skipped, definitions = tuple(collector.skipped), tuple(collector.definitions)

@@ -18,10 +18,19 @@ if TYPE_CHECKING:
 V1 = "apiVersion: crd.antrea.io/v1beta1\n"
 
 
-def load(tmp_path: Path, *objects: str) -> Workspace:
+def load(tmp_path: Path, *objects: str, pods: str = "") -> Workspace:
     path = tmp_path / "a.yaml"
     path.write_text("---\n".join(V1 + o for o in objects))
-    return load_workspace([str(path)])
+    if not pods:
+        return load_workspace([str(path)])
+    (tmp_path / "pods.yaml").write_text(pods)
+    return load_workspace([str(path), str(tmp_path / "pods.yaml")])
+
+
+def pod(namespace: str, labels: str) -> str:
+    return (
+        f"---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p, namespace: {namespace}, labels: {labels}}}\n"
+    )
 
 
 def group(kind: str, name: str, spec: str) -> str:
@@ -50,7 +59,7 @@ DROP = "  ingress: [{action: Drop}]\n"
         pytest.param(
             [
                 group("Group", "g", "{childGroups: [sel]}"),
-                group("Group", "sel", "{namespaceSelector: {matchLabels: {ns: y}}}"),
+                group("Group", "sel", "{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: y}}}"),
             ],
             id="child-group-with-namespace-selector",
         ),
@@ -62,12 +71,18 @@ def test_group_with_pods_in_other_namespaces_is_not_an_applied_to(tmp_path: Path
     be used as AppliedTo", also through a child group: e2e
     TestAntreaPolicyStatusWithAppliedToUnsupportedGroup); docs/antrea-network-policy.md Group
     "Restrictions": Realizable=False, reason NetworkPolicyAppliedToUnsupportedGroup. The policy
-    applies to no pod, with a warning naming it, the field and the reason."""
-    workspace = load(tmp_path, *groups, policy("NetworkPolicy", "  appliedTo: [{group: g}]\n" + DROP))
+    applies to no pod, with a warning naming it, the pod, the field and the reason. The check is
+    on the Pods selected: with no Pod of another Namespace selected the Group is accepted."""
+    use = policy("NetworkPolicy", "  appliedTo: [{group: g}]\n" + DROP)
+    workspace = load(tmp_path, *groups, use, pods=pod("y", "{pod: a}") + pod("x", "{pod: a}"))
     assert not workspace.errors and workspace.policies == ()
     (warning,) = [d for d in workspace.warnings if d.code == "applied-to-unsupported-group"]
     assert warning.object == "NetworkPolicy x/p" and warning.field == "appliedTo"
-    assert "Group x/g" in warning.message and "NetworkPolicyAppliedToUnsupportedGroup" in warning.message
+    assert "Group x/g selects Pod y/p" in warning.message
+    assert "NetworkPolicyAppliedToUnsupportedGroup" in warning.message
+    alone = load(tmp_path, *groups, use, pods=pod("x", "{pod: a}") + pod("z", "{other: b}"))
+    assert len(alone.policies) == 1
+    assert not [d for d in alone.diagnostics if d.code == "applied-to-unsupported-group"]
 
 
 @pytest.mark.parametrize(

@@ -303,3 +303,44 @@ def test_pod_events_rebind_kube_router_open_named_ports(tmp_path: Path) -> None:
     assert service.engine.check(*out).allowed
     service.events(json.dumps(_event("DELETED", pod)).encode())
     assert not service.engine.check(*out).allowed
+
+
+TEAM_GROUP = {
+    "apiVersion": "crd.antrea.io/v1beta1",
+    "kind": "Group",
+    "metadata": {"name": "team-a", "namespace": "t1"},
+    "spec": {
+        "podSelector": {"matchLabels": {"app": "a"}},
+        "namespaceSelector": {"matchLabels": {"org": "acme"}},
+    },
+}
+DROP_ON_GROUP = {
+    "apiVersion": "crd.antrea.io/v1beta1",
+    "kind": "NetworkPolicy",
+    "metadata": {"name": "drop-in", "namespace": "t1"},
+    "spec": {
+        "priority": 1,
+        "appliedTo": [{"group": "team-a"}],
+        "ingress": [{"action": "Drop", "from": [{"namespaceSelector": {}}]}],
+    },
+}
+
+
+def test_pod_events_decide_whether_antrea_realizes_a_group_applied_to(tmp_path: Path) -> None:
+    """networkpolicy_controller.go getInternalGroupWorkloads fails a namespaced Group used as
+    appliedTo only while it selects a Pod of another Namespace: the policy stops being enforced
+    when such a Pod comes, and is enforced again when it goes."""
+    service = Service(_engine(tmp_path, "antrea", TEAM_GROUP, DROP_ON_GROUP), [])
+    engine = service.engine
+    assert not engine.check("t2/b", "t1/a", TCP80).allowed
+    outsider = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "a2", "namespace": "t2", "labels": {"app": "a"}},
+        "status": {"podIP": "10.1.0.7"},
+    }
+    answer = service.events(json.dumps(_event("ADDED", outsider)).encode())
+    assert engine.check("t2/b", "t1/a", TCP80).allowed
+    assert any("selects Pod t2/a2" in note for note in answer["diagnostics"] + service.warnings)
+    service.events(json.dumps(_event("DELETED", outsider)).encode())
+    assert not engine.check("t2/b", "t1/a", TCP80).allowed
