@@ -158,6 +158,8 @@ ANTREA_LIKE = Tier(50.0, "antrea-like", TierKind.ORDERED, pass_to=NETWORK_POLICY
 CILIUM_LIKE = Tier(180.0, "cilium-like", TierKind.UNION)
 # Cilium with allow-localhost=policy: the subject's own node is policed like any peer.
 CILIUM_POLICED_LIKE = Tier(185.0, "cilium-policed-like", TierKind.UNION, local_policy=True)
+# Weave Net: egress to the own node is never policed.
+WEAVE_LIKE = Tier(190.0, "weave-like", TierKind.ISOLATING, local_egress=True)
 
 expr = st.recursive(
     st.one_of(
@@ -228,7 +230,16 @@ def vendor_rules(draw, direction: Direction, actions: list[Action]) -> tuple[Rul
 def vendor_policies(draw) -> list[Policy]:
     """Policies of every tier kind in one pipeline (the engine must agree on any mix)."""
     out = []
-    tiers = [ADMIN, NETWORK_POLICY, BASELINE, CALICO_LIKE, ANTREA_LIKE, CILIUM_LIKE, CILIUM_POLICED_LIKE]
+    tiers = [
+        ADMIN,
+        NETWORK_POLICY,
+        BASELINE,
+        CALICO_LIKE,
+        ANTREA_LIKE,
+        CILIUM_LIKE,
+        CILIUM_POLICED_LIKE,
+        WEAVE_LIKE,
+    ]
     for n in range(draw(st.integers(0, 6))):
         tier = draw(st.sampled_from(tiers))
         actions = {

@@ -29,6 +29,7 @@ def profile_doc(profile: Profile) -> dict[str, object]:
         "rules_beyond_types": profile.rules_beyond_types,
         "shared_chain": profile.shared_chain,
         "open_named_ports": profile.open_named_ports,
+        "own_node_egress": profile.own_node_egress,
         "localhost_policy": profile.localhost_policy,
         "cidr_match_nodes": profile.cidr_match_nodes,
         "dialects": sorted(profile.dialects),

@@ -231,8 +231,8 @@ class DirectionCells:
     """For one direction: subject class → cells of remote classes, memoised per subject key.
 
     The subject key is the subject's policy signature (and, for ingress, its declared ports,
-    which named ports resolve against). ``from_local_node`` (ingress from the subject's own
-    node) is not part of any class: ``local`` answers are computed on demand.
+    which named ports resolve against). Whether the remote is the subject's own node (``local``)
+    is not part of any class: ``local`` answers are computed on demand.
     """
 
     def __init__(self, model: ClassModel, direction: Direction, memo: PipelineMemo | None = None) -> None:
@@ -264,7 +264,7 @@ class DirectionCells:
     def value(self, subject: int, remote: int, local: bool = False) -> ConnectionSet:
         """What the direction lets through at class ``subject`` toward/from class ``remote``:
         from the subject's cells when they are known, else by one memoised look-up."""
-        if local and not self._egress:
+        if local:
             key = self._memo_key(self._context_of(subject), subject, remote, True)
             return self.memo.get(key, lambda: self._run(subject, remote, True))
         found = self._cells.get(self.key(subject))
@@ -347,6 +347,6 @@ class DirectionCells:
             policies=r.policies_of(m.subject_sig[subject]),
             peer_matches=lambda rule: not r.peers_of_rule(rule).isdisjoint(remote_sig),
             ports=lambda rule: m.rule_ports(rule, ports),
-            from_local_node=local,
+            own_node=local,
         )
         return allowed_connections(query)

@@ -76,7 +76,8 @@ class Profile:
     runs its ingress and egress rules on every packet of its pods (kube-router, see
     ``engine.kube_router``); ``open_named_ports``: a named port of an egress rule without
     ``to`` means the numbers the policy's namespace gives the name, toward any destination
-    (kube-router).
+    (kube-router); ``own_node_egress``: egress to the pod's own node is never policed (Weave
+    Net).
     ``node_selector_labels``: Cilium's ``enable-node-selector-labels``, without which Cilium
     rejects a policy with ``fromNodes``/``toNodes``. ``localhost_policy``: Cilium's
     ``allow-localhost=policy`` (the own node's traffic to its pods is policed);
@@ -97,6 +98,7 @@ class Profile:
     rules_beyond_types: bool = False
     shared_chain: bool = False
     open_named_ports: bool = False
+    own_node_egress: bool = False
     notes: tuple[str, ...] = ()
     dialects: frozenset[str] = frozenset()
     calico_minor: int | None = None
@@ -158,6 +160,11 @@ class Profile:
                 self.shared_chain,
                 "NetworkPolicy with both policy types: its ingress rules also allow its pods' egress "
                 "to its own pods, and its egress rules their ingress from them",
+            ),
+            (
+                self.own_node_egress,
+                "NetworkPolicy egress to the pod's own node: always allowed (the node's addresses "
+                "skip the egress policies)",
             ),
             (
                 self.open_named_ports,
@@ -249,6 +256,7 @@ _FIXED: dict[str, Profile] = {
         named_ports=False,
         end_port=False,
         rules_beyond_types=True,
+        own_node_egress=True,
     ),
     "kube-router": Profile(
         "kube-router",

@@ -313,14 +313,16 @@ class ReachabilityMatrix:
         self.representative = self.model.representative
         self._egress = DirectionCells(self.model, Direction.EGRESS, self.memo)
         self._ingress = DirectionCells(self.model, Direction.INGRESS, self.memo)
-        self._deltas: dict[tuple[Probe, ...], dict[tuple[object, object], int]] = {}
+        self._deltas: dict[tuple[Probe, ...], dict[tuple[object, ...], int]] = {}
         self._local_hits: dict[tuple[Probe, ...], dict[int, int]] = {}
         self._table: ClassTable | None = self._reuse(previous)
-        self._local: dict[tuple[int, int], ConnectionSet] = {}
+        self._local: dict[tuple[int, int, bool, bool], ConnectionSet] = {}
         ends = self.universe.endpoints
         self._pod_node = [e.pod.node if e.pod is not None else None for e in ends]
         self._at_node = [i for i, e in enumerate(ends) if e.node is not None]
         self._on_node: dict[str, list[int]] | None = None
+        # Weave Net: egress to the pod's own node skips the policies (pipeline.local_bypass).
+        self._local_egress = any(p.tier.local_egress for p in resolution.policies)
 
     @property
     def class_count(self) -> int:
@@ -398,25 +400,34 @@ class ReachabilityMatrix:
         """What ``subject``'s policies alone let through toward or from ``remote``."""
         cs, cr = self.class_of[subject], self.class_of[remote]
         if direction is Direction.EGRESS:
-            return self._egress.value(cs, cr)
+            return self._egress.value(cs, cr, self._is_local_egress(subject, remote))
         return self._ingress.value(cs, cr, self._is_local(remote, subject))
 
-    def class_connections(self, cs: int, cd: int, local: bool = False) -> ConnectionSet:
+    def _is_local_egress(self, src: int, dst: int) -> bool:
+        """Egress at src toward dst goes to src's own node, where a profile lets it through."""
+        return self._local_egress and self._is_local(dst, src)
+
+    def class_connections(
+        self, cs: int, cd: int, local: bool = False, local_out: bool = False
+    ) -> ConnectionSet:
         """From a member of class cs to another member of class cd (``local``: cs's member is
-        at the address of the node cd's member runs on)."""
-        if not local:
+        at the address of the node cd's member runs on; ``local_out``: cd's member is at the
+        address of the node cs's member runs on)."""
+        if not local and not local_out:
             table = self.table
             return table.sets[table.entry(cs, cd)]
-        key = (cs, cd)
+        key = (cs, cd, local, local_out)
         if key not in self._local:
-            egress = self._egress.value(cs, cd)
-            both = egress & self._ingress.value(cd, cs, True) if egress else egress
+            egress = self._egress.value(cs, cd, local_out)
+            both = egress & self._ingress.value(cd, cs, local) if egress else egress
             self._local[key] = self.memo.canonical(both)
         return self._local[key]
 
     def connections(self, src: int, dst: int) -> ConnectionSet:
         """What src may open toward dst: src's egress AND dst's ingress."""
-        return self.class_connections(self.class_of[src], self.class_of[dst], self._is_local(src, dst))
+        return self.class_connections(
+            self.class_of[src], self.class_of[dst], self._is_local(src, dst), self._is_local_egress(src, dst)
+        )
 
     def pairs(self, endpoints: Sequence[int] | None = None) -> Iterator[tuple[int, int]]:
         """Every ordered pair of distinct endpoints (of ``endpoints``, default all)."""
@@ -436,7 +447,8 @@ class ReachabilityMatrix:
         return allowed, n * (n - 1) * len(probes) - allowed
 
     def _local_correction(self, probes: Sequence[Probe], hits: Any) -> int:
-        """Allowed probes gained or lost on pairs from a node's address to pods of that node."""
+        """Allowed probes gained or lost on pairs from a node's address to pods of that node (and
+        from pods to their node's addresses, when egress there skips the policies)."""
         delta = 0
         per_pair = self._deltas.setdefault(tuple(probes), {})
         content = self.model.content
@@ -451,14 +463,43 @@ class ReachabilityMatrix:
                     away = int(hits[self.table.entry(cs, cd)])
                     per_pair[key] = self._pair_delta(cs, cd, probes, away)
                 delta += count * per_pair[key]
+        for (src, dst), count in self._to_own_node().items():
+            cs, cd = self.class_of[src], self.class_of[dst]
+            out_key = (content[cs], content[cd], "out")
+            if out_key not in per_pair:
+                away = int(hits[self.table.entry(cs, cd)])
+                per_pair[out_key] = self._pair_delta(cs, cd, probes, away, out=True)
+            delta += count * per_pair[out_key]
         return delta
 
-    def _pair_delta(self, cs: int, cd: int, probes: Sequence[Probe], away: int) -> int:
+    def _to_own_node(self) -> Counter[tuple[int, int]]:
+        """(a pod, an address of its node) pairs, by class (a pair of each pair of classes
+        stands for all), when egress to the own node skips the policies: pod-network pods only,
+        since a host-network pod's egress is never policed."""
+        found: Counter[tuple[int, int]] = Counter()
+        if not self._local_egress:
+            return found
+        at_node = set(self._at_node)
+        first: dict[tuple[int, int], tuple[int, int]] = {}
+        for dst in self._at_node:
+            for src in self.pods_on(self.universe.endpoints[dst].node):
+                if src not in at_node:
+                    pair = first.setdefault((self.class_of[src], self.class_of[dst]), (src, dst))
+                    found[pair] += 1
+        return found
+
+    def _pair_delta(self, cs: int, cd: int, probes: Sequence[Probe], away: int, out: bool = False) -> int:
         """Allowed probes gained (or lost) by class pair (cs, cd) when the source is at the
-        address of the destination's node (``away``: the allowed probes otherwise)."""
-        if self._ingress.value(cd, cs, True) is self._ingress.value(cd, cs):
-            return 0  # memoised answers are canonical objects: equal means identical
-        local = self.class_connections(cs, cd, True)
+        address of the destination's node (``out``: the destination at the address of the
+        source's node) (``away``: the allowed probes otherwise)."""
+        if out:
+            if self._egress.value(cs, cd, True) is self._egress.value(cs, cd):
+                return 0
+            local = self.class_connections(cs, cd, False, True)
+        else:
+            if self._ingress.value(cd, cs, True) is self._ingress.value(cd, cs):
+                return 0  # memoised answers are canonical objects: equal means identical
+            local = self.class_connections(cs, cd, True)
         known = self._local_hits.setdefault(tuple(probes), {})
         if id(local) not in known:
             known[id(local)] = _hits(local, probes)  # ``local`` is canonical: kept by the memo
@@ -467,12 +508,22 @@ class ReachabilityMatrix:
     def node_local_exceptions(self) -> Iterator[tuple[int, int, ConnectionSet]]:
         """(src, dst, connections) for the pairs from a node's address to a pod of that node
         whose connections differ from those of their classes."""
-        for src in self._at_node:
-            for dst in self.pods_on(self.universe.endpoints[src].node):
-                if dst != src:
-                    conns = self.connections(src, dst)
-                    if conns != self.class_connections(self.class_of[src], self.class_of[dst]):
-                        yield src, dst, conns
+        for src, dst in self._own_node_pairs():
+            conns = self.connections(src, dst)
+            if conns != self.class_connections(self.class_of[src], self.class_of[dst]):
+                yield src, dst, conns
+
+    def _own_node_pairs(self) -> Iterator[tuple[int, int]]:
+        """Every pair between an address of a node and a pod of that node whose answer may
+        differ from its classes': from the address to the pod, and, when egress to the own node
+        skips the policies, from a pod-network pod to the address."""
+        at_node = set(self._at_node)
+        for address in self._at_node:
+            for pod in self.pods_on(self.universe.endpoints[address].node):
+                if pod != address:
+                    yield address, pod
+                    if self._local_egress and pod not in at_node:
+                        yield pod, address
 
     def verdict_rows(
         self, probes: Sequence[Probe], endpoints: Sequence[int] | None = None
@@ -485,15 +536,16 @@ class ReachabilityMatrix:
         classes = np.asarray(self.class_of, dtype=np.int64)[chosen]
         table = self.table
         allowed = table.allowed_table(probes)
-        at_node = set(self._at_node)
-        position = {int(e): j for j, e in enumerate(chosen)} if at_node else {}
+        exceptions: dict[int, list[int]] = {}
+        for src, dst in self._own_node_pairs():
+            exceptions.setdefault(src, []).append(dst)
+        position = {int(e): j for j, e in enumerate(chosen)} if exceptions else {}
         for src in chosen.tolist():
             mask = allowed[table.ids[self.class_of[src], classes]]
-            if src in at_node:
-                for dst in self.pods_on(self.universe.endpoints[src].node):
-                    if dst != src and dst in position:
-                        conns = self.connections(src, dst)
-                        mask[position[dst]] = [conns.contains(p.protocol, p.port) for p in probes]
+            for dst in exceptions.get(src, ()):
+                if dst in position:
+                    conns = self.connections(src, dst)
+                    mask[position[dst]] = [conns.contains(p.protocol, p.port) for p in probes]
             yield src, mask
 
     def verdicts(self, probes: Sequence[Probe], endpoints: Sequence[int] | None = None) -> Verdicts:

@@ -178,6 +178,9 @@ def direction_ok(
 
     if local and any(p.tier.local_allowed for p in mine):
         return True  # Antrea: packets from the pod's own node bypass every policy table
+    if d is Direction.EGRESS and _node_of(snap, remote.ip) == subject.node and subject.node is not None:
+        if any(p.tier.local_egress for p in mine):
+            return True  # Weave Net: egress to the pod's own node skips its egress policies
     return _walk_tiers(mine, d, local, hits)
 
 

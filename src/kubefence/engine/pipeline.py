@@ -25,14 +25,15 @@ class DirectionQuery:
     ``policies``: the policies selecting the endpoint, in evaluation order;
     ``peer_matches``: does a rule's peer list match the remote;
     ``ports``: a rule's ports resolved against the destination;
-    ``from_local_node``: ingress from the endpoint's own node (always allowed by NetworkPolicy).
+    ``own_node``: the remote is the endpoint's own node (ingress: traffic from it, always allowed
+    by NetworkPolicy; egress: traffic to it).
     """
 
     direction: Direction
     policies: Sequence[Policy]
     peer_matches: Callable[[Rule], bool]
     ports: Callable[[Rule], ConnectionSet]
-    from_local_node: bool = False
+    own_node: bool = False
 
 
 def tiers_of(policies: Sequence[Policy], direction: Direction) -> list[tuple[Tier, list[Policy]]]:
@@ -73,7 +74,7 @@ def _ordered(
 
 def _isolating(query: DirectionQuery, policies: list[Policy]) -> ConnectionSet:
     """Isolated: the union of what matching rules allow (everything from the local node)."""
-    if query.direction is Direction.INGRESS and query.from_local_node:
+    if query.direction is Direction.INGRESS and query.own_node:
         return ConnectionSet.all()
     allowed = ConnectionSet.empty()
     for policy in policies:
@@ -85,7 +86,7 @@ def _isolating(query: DirectionQuery, policies: list[Policy]) -> ConnectionSet:
 
 def _union(query: DirectionQuery, tier: Tier, policies: list[Policy]) -> tuple[ConnectionSet, ConnectionSet]:
     """Cilium (§7.3): (allowed, denied); what is neither is denied when a policy isolates."""
-    if query.direction is Direction.INGRESS and query.from_local_node and not tier.local_policy:
+    if query.direction is Direction.INGRESS and query.own_node and not tier.local_policy:
         return ConnectionSet.all(), ConnectionSet.empty()
     allowed = denied = ConnectionSet.empty()
     for policy in policies:
@@ -101,19 +102,20 @@ def _union(query: DirectionQuery, tier: Tier, policies: list[Policy]) -> tuple[C
     return ConnectionSet.all() - denied, denied
 
 
-def local_bypass(direction: Direction, from_local_node: bool, policies: Sequence[Policy]) -> bool:
-    """Ingress from the subject's own node while a policy of a ``local_allowed`` tier (Antrea)
-    selects it: allowed whatever the policies say."""
-    return (
-        direction is Direction.INGRESS
-        and from_local_node
-        and any(p.tier.local_allowed and direction in p.directions for p in policies)
-    )
+def local_bypass(direction: Direction, own_node: bool, policies: Sequence[Policy]) -> bool:
+    """Traffic between the subject and its own node that the CNI lets through whatever the
+    policies say: ingress from it while a policy of a ``local_allowed`` tier selects the
+    subject (Antrea), egress to it while one of a ``local_egress`` tier does (Weave Net)."""
+    if not own_node:
+        return False
+    if direction is Direction.INGRESS:
+        return any(p.tier.local_allowed and direction in p.directions for p in policies)
+    return any(p.tier.local_egress and direction in p.directions for p in policies)
 
 
 def allowed_connections(query: DirectionQuery) -> ConnectionSet:
     """Everything this direction lets through toward the remote."""
-    if local_bypass(query.direction, query.from_local_node, query.policies):
+    if local_bypass(query.direction, query.own_node, query.policies):
         return ConnectionSet.all()
     undecided, allowed = ConnectionSet.all(), ConnectionSet.empty()
     parked: list[tuple[float, ConnectionSet]] = []  # passed on, waiting for a later tier
@@ -138,7 +140,7 @@ def allowed_connections(query: DirectionQuery) -> ConnectionSet:
         tier_allowed, passed, rest = _ordered(query, policies, active)
         allowed = allowed | tier_allowed
         if tier.kind is TierKind.ORDERED_DENY and not (
-            query.direction is Direction.INGRESS and query.from_local_node
+            query.direction is Direction.INGRESS and query.own_node
         ):
             rest = ConnectionSet.empty()
         if tier.pass_to is not None and passed:

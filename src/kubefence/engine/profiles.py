@@ -31,6 +31,7 @@ from kubefence.engine.profile_cilium import (
 from kubefence.engine.tiers import (
     CALICO_BUILTIN_TIERS,
     CALICO_DEFAULT,
+    NETWORK_POLICY_OWN_NODE_EGRESS,
     antrea_tier,
     calico_tier,
 )
@@ -288,6 +289,10 @@ def place(profile: Profile, policy: Policy) -> Policy:
         return replace(policy, tier=cilium_tier(profile))
     if profile.name == "antrea":
         return _antrea_place(policy)
+    if profile.own_node_egress and policy.kind == NP:
+        # weaveworks/weave prog/weave-npc/main.go createBaseRules: WEAVE-NPC-EGRESS returns
+        # for "-m addrtype --dst-type LOCAL" before any egress policy.
+        return replace(policy, tier=NETWORK_POLICY_OWN_NODE_EGRESS)
     return policy
 
 

@@ -18,6 +18,7 @@ __all__ = [
     "CALICO_DEFAULT",
     "CILIUM",
     "CILIUM_LOCALHOST_POLICY",
+    "NETWORK_POLICY_OWN_NODE_EGRESS",
     "NOTHING",
     "antrea_tier",
     "calico_tier",
@@ -56,5 +57,9 @@ def antrea_tier(name: str, priority: float) -> Tier:
 
 CALICO_DEFAULT = calico_tier("default", 1e6, Action.DENY)
 CILIUM = Tier(200.0, "cilium", TierKind.UNION)
+# Weave Net: NetworkPolicy, with egress to the pod's own node never policed.
+NETWORK_POLICY_OWN_NODE_EGRESS = Tier(
+    NETWORK_POLICY.rank, NETWORK_POLICY.name, TierKind.ISOLATING, local_egress=True
+)
 # Cilium with allow-localhost=policy: the local node's traffic to its pods is policed too.
 CILIUM_LOCALHOST_POLICY = Tier(200.0, "cilium", TierKind.UNION, local_policy=True)

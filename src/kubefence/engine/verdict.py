@@ -129,13 +129,14 @@ def _isolating(walk: _Walk, policies: list[Policy]) -> tuple[Verdict, tuple[Rule
     return Verdict.DENY, tuple(RuleRef(p, None, Verdict.DENY) for p in policies)
 
 
-def _from_local_node(walk: _Walk) -> bool:
+def _own_node(walk: _Walk) -> bool:
+    """Whether the remote is at an address of the subject's node."""
     subject, remote = walk.endpoint(walk.subject), walk.endpoint(walk.remote)
-    return (
-        walk.direction is Direction.INGRESS
-        and remote.node is not None
-        and (subject.pod is not None and subject.pod.node == remote.node)
-    )
+    return remote.node is not None and subject.pod is not None and subject.pod.node == remote.node
+
+
+def _from_local_node(walk: _Walk) -> bool:
+    return walk.direction is Direction.INGRESS and _own_node(walk)
 
 
 def _trace(walk: _Walk, verdict: Verdict, decided: tuple[RuleRef, ...], reason: str) -> DirectionTrace:
@@ -158,8 +159,13 @@ def _direction(walk: _Walk) -> DirectionTrace:
     if not endpoint.managed:
         what = "a host-network pod" if endpoint.pod else "an address outside the cluster's pods"
         return _trace(walk, Verdict.ALLOW, (), f"{endpoint.key} is {what}: no policy governs its {d}")
-    if local_bypass(walk.direction, _from_local_node(walk), _selected(walk)):
-        why = f"traffic from the pod's own node bypasses {endpoint.key}'s Antrea policies: always allowed"
+    if local_bypass(walk.direction, _own_node(walk), _selected(walk)):
+        why = (
+            f"traffic from the pod's own node bypasses {endpoint.key}'s Antrea policies: always allowed"
+            if walk.direction is Direction.INGRESS
+            else f"traffic to the pod's own node skips {endpoint.key}'s egress policies (Weave Net): "
+            "always allowed"
+        )
         return _trace(walk, Verdict.ALLOW, (), why)
     skip_below: float | None = None
     for tier, policies in tiers_of(_selected(walk), walk.direction):

@@ -113,7 +113,9 @@ class Tier:
     this tier selects it (Antrea lets locally generated packets bypass every policy table).
     ``local_policy``: ingress from the subject's own node is decided by the policies of a UNION
     tier like any other traffic (Cilium ``allow-localhost=policy``); by default an ISOLATING or
-    UNION tier always lets it in."""
+    UNION tier always lets it in. ``local_egress``: egress to the subject's own node is always
+    allowed while a policy of this tier selects it (Weave Net returns before its egress
+    policies for local destinations)."""
 
     rank: float
     name: str
@@ -121,6 +123,7 @@ class Tier:
     pass_to: float | None = field(default=None, compare=False)
     local_allowed: bool = field(default=False, compare=False)
     local_policy: bool = field(default=False, compare=False)
+    local_egress: bool = field(default=False, compare=False)
 
     def __str__(self) -> str:
         return self.name
