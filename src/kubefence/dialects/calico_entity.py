@@ -308,14 +308,19 @@ def remote_peer(entity: Entity, namespace: str | None, family: IPNetwork | None)
     positive = conjoin(entity.accounts, entity.selector)
     has_positive = entity.accounts is not None or entity.selector is not None
     scoped = entity.namespace_selector is not None or namespace is not None
-    if has_positive or (scoped and entity.endpoint_criteria):
-        all_of.append(_endpoints(positive, entity.namespace_selector, namespace))
+    # Felix folds the notSelector into a positive selector, scope included, as a label match
+    # ("(sel) && (!(notSel))": felix/calc/rule_scanner.go combineMatchesIfPossible); only
+    # without one does it exclude the addresses of the endpoints notSelector matches.
+    folded = has_positive or (scoped and entity.endpoint_criteria)
+    if folded:
+        negated = Not(entity.not_selector) if entity.not_selector is not None else None
+        all_of.append(_endpoints(conjoin(positive, negated), entity.namespace_selector, namespace))
     if entity.nets:
         all_of.append(_nets_peer(entity.nets))
     elif family is not None:
         all_of.append(IPBlockPeer(IPBlock(family)))
     none_of: list[Peer] = [IPBlockPeer(IPBlock(n)) for n in entity.not_nets]
-    if entity.not_selector is not None:
+    if entity.not_selector is not None and not folded:
         none_of.append(_endpoints(entity.not_selector, entity.namespace_selector, namespace))
     if not all_of and not none_of:
         return AnyPeer()
