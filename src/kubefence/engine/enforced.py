@@ -3,10 +3,13 @@
 ``Enforcement`` is how loaded policies become enforced ones (``--cni``, ``--dns``, ``--staged``).
 ``EnforcedPolicies`` applies it to a set of policies that changes by events, linking each
 policy object once to the definitions (again when those change), and viewing and preparing
-each linked object once (again only when it reads the snapshot's namespaces, relative peers
-split per namespace, and those changed). The enforced objects of an unchanged
-policy are therefore the very same objects from one revision to the next, which is what lets
-``Resolution`` and the pipeline memo carry their answers over.
+each linked object once, again only when what it read changed: the snapshot's namespaces
+(relative peers split per namespace, gated network sets), its pods (kube-router's named ports
+without destinations) or what Cilium learned of DNS (toFQDNs). Antrea policies whose appliedTo
+Group reaches into other namespaces are judged against the pods at every revision
+(``link.realized``). The enforced objects of an unchanged policy are therefore the very same
+objects from one revision to the next, which is what lets ``Resolution`` and the pipeline memo
+carry their answers over.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from kubefence.cluster.snapshot import Namespace, Pod
 from kubefence.dialects.base import Definition
-from kubefence.engine.link import AppliedToGuard, Linker, object_id, realized
+from kubefence.engine.link import AppliedToGuard, Linker, ObjectId, object_id, realized
 from kubefence.engine.prepare import (
     DnsMap,
     has_fqdn,
@@ -127,7 +130,7 @@ class EnforcedPolicies:
         linker: Linker | None = None
         used: dict[int, _Linked] = {}
         out: list[Policy] = []
-        guards = {}
+        guards: dict[ObjectId, AppliedToGuard] = {}
         for policy in policies:
             entry = self._links.get(id(policy))
             if entry is None or entry.policy is not policy or entry.definitions is not definitions:
@@ -149,7 +152,8 @@ class EnforcedPolicies:
 
     @property
     def reads_pods(self) -> bool:
-        """Whether an enforced policy depends on the cluster's pods (a profile bound it)."""
+        """Whether the enforced policies depend on the cluster's pods (a profile bound a rule to
+        them, or an Antrea appliedTo guard reads them): the caller runs again on pod events."""
         return self._reads_pods
 
     def _cilium_dns(self, policies: Sequence[Policy]) -> DnsMap | None:
