@@ -192,14 +192,18 @@ vendor_selection = st.one_of(
     ),
     st.builds(lambda e, n: PodSelection(e, namespace_selector=n, view=LabelView.CNI), expr, expr),
 )
+# Cilium's host and remote-node entities depend on the subject's node; Cilium writes them only
+# as a rule's own peers, never inside compound peers (model.Entity).
+_PLAIN_ENTITIES = [e for e in Entity if e not in (Entity.HOST, Entity.REMOTE_NODE)]
 simple_peer = st.one_of(
     peer,
-    st.builds(EntityPeer, st.sampled_from(list(Entity))),
+    st.builds(EntityPeer, st.sampled_from(_PLAIN_ENTITIES)),
     st.builds(lambda c: ExternalBlockPeer(IPBlock(ipaddress.ip_network(c))), cidr),
     st.builds(PodPeer, vendor_selection),
 )
 vendor_peer = st.one_of(
     simple_peer,
+    st.builds(EntityPeer, st.sampled_from([Entity.HOST, Entity.REMOTE_NODE, Entity.NODES])),
     st.builds(
         lambda a, b, c: CompoundPeer(tuple(a), tuple(b), tuple(c)),
         st.lists(simple_peer, max_size=2),

@@ -41,10 +41,6 @@ if TYPE_CHECKING:
 __all__ = ["L3", "PeerReader", "l3_fields"]
 
 NOT_MODELLED = "not-modelled"
-_NODES_NOTE = (
-    "host and remote-node are both approximated by every node address (host-network pods "
-    "included), so either one also matches the other"
-)
 _NONE_NOTE = "matches nothing in kubefence's answers"
 # entity → (IR entity, what kubefence approximates, or None when exact)
 _ENTITIES: dict[str, tuple[Entity, str | None]] = {
@@ -52,8 +48,8 @@ _ENTITIES: dict[str, tuple[Entity, str | None]] = {
     "cluster": (Entity.CLUSTER, None),
     "all": (Entity.ALL, None),
     "none": (Entity.NONE, None),
-    "host": (Entity.NODES, _NODES_NOTE),
-    "remote-node": (Entity.NODES, _NODES_NOTE),
+    "host": (Entity.HOST, None),
+    "remote-node": (Entity.REMOTE_NODE, None),
     "kube-apiserver": (
         Entity.NODES,
         "the API server is approximated by every node address: an API server outside the "

@@ -340,7 +340,7 @@ class DirectionCells:
 
     def _run(self, subject: int, remote: int, local: bool) -> ConnectionSet:
         m, r = self.model, self.model.resolution
-        remote_sig = m.peer_sig[remote]
+        remote_sig = r.seen_sig(m.peer_sig[remote], local)
         ports = m.ports[remote] if self.direction is Direction.EGRESS else m.ports[subject]
         query = DirectionQuery(
             direction=self.direction,

@@ -321,8 +321,11 @@ class ReachabilityMatrix:
         self._pod_node = [e.pod.node if e.pod is not None else None for e in ends]
         self._at_node = [i for i, e in enumerate(ends) if e.node is not None]
         self._on_node: dict[str, list[int]] | None = None
-        # Weave Net: egress to the pod's own node skips the policies (pipeline.local_bypass).
-        self._local_egress = any(p.tier.local_egress for p in resolution.policies)
+        # Egress to the pod's own node differs from egress to other nodes: Weave Net lets it
+        # through (pipeline.local_bypass), Cilium's host entity matches it alone.
+        self._local_egress = resolution.uses_node_entities or any(
+            p.tier.local_egress for p in resolution.policies
+        )
 
     @property
     def class_count(self) -> int:

@@ -70,8 +70,10 @@ def _node_of(snap: ClusterSnapshot, ip: IPAddress) -> str | None:
     return next((n.name for n in snap.nodes.values() if ip in n.addresses), None)
 
 
-def _entity_ok(snap: ClusterSnapshot, entity: Entity, remote: Remote) -> bool:
-    on_node = _node_of(snap, remote.ip) is not None
+def _entity_ok(snap: ClusterSnapshot, entity: Entity, remote: Remote, own: str | None = None) -> bool:
+    """``own``: the subject's node (Cilium ``host`` is that node, ``remote-node`` the others)."""
+    node = _node_of(snap, remote.ip)
+    on_node = node is not None
     outside = remote.pod is None and not on_node
     if remote.pod is not None and remote.pod.host_network:
         outside = False
@@ -81,10 +83,14 @@ def _entity_ok(snap: ClusterSnapshot, entity: Entity, remote: Remote) -> bool:
         Entity.WORLD: outside,
         Entity.CLUSTER: not outside,
         Entity.NODES: on_node,
+        Entity.HOST: on_node and node == own,
+        Entity.REMOTE_NODE: on_node and node != own,
     }[entity]
 
 
-def one_peer_ok(snap: ClusterSnapshot, peer: Peer, remote: Remote, ipblock_pods: bool = True) -> bool:
+def one_peer_ok(
+    snap: ClusterSnapshot, peer: Peer, remote: Remote, ipblock_pods: bool = True, own: str | None = None
+) -> bool:
     """``ipblock_pods`` False: an ipBlock never matches a pod-network pod (Cilium, §4.8)."""
     pod_network = remote.pod is not None and not remote.pod.host_network
     if isinstance(peer, AnyPeer):
@@ -99,21 +105,24 @@ def one_peer_ok(snap: ClusterSnapshot, peer: Peer, remote: Remote, ipblock_pods:
         nodes = [n for n in snap.nodes.values() if peer.selector.matches(n.labels)]
         return any(remote.ip in n.addresses for n in nodes)
     if isinstance(peer, EntityPeer):
-        return _entity_ok(snap, peer.entity, remote)
+        return _entity_ok(snap, peer.entity, remote, own)
     if isinstance(peer, NamespaceGatedPeer):
         labels = cni_namespace_labels(peer.namespace, snap.namespace_labels(peer.namespace))
-        return peer.selector.matches(labels) and one_peer_ok(snap, peer.peer, remote, ipblock_pods)
+        return peer.selector.matches(labels) and one_peer_ok(snap, peer.peer, remote, ipblock_pods, own)
     if isinstance(peer, CompoundPeer):
         return (
-            (not peer.any_of or any(one_peer_ok(snap, p, remote, ipblock_pods) for p in peer.any_of))
-            and all(one_peer_ok(snap, p, remote, ipblock_pods) for p in peer.all_of)
-            and not any(one_peer_ok(snap, p, remote, ipblock_pods) for p in peer.none_of)
+            (not peer.any_of or any(one_peer_ok(snap, p, remote, ipblock_pods, own) for p in peer.any_of))
+            and all(one_peer_ok(snap, p, remote, ipblock_pods, own) for p in peer.all_of)
+            and not any(one_peer_ok(snap, p, remote, ipblock_pods, own) for p in peer.none_of)
         )
     return False
 
 
-def peer_ok(snap: ClusterSnapshot, rule: Rule, remote: Remote, ipblock_pods: bool = True) -> bool:
-    return any(one_peer_ok(snap, peer, remote, ipblock_pods) for peer in rule.peers)
+def peer_ok(
+    snap: ClusterSnapshot, rule: Rule, remote: Remote, ipblock_pods: bool = True, own: str | None = None
+) -> bool:
+    """``own``: the subject's node, which Cilium's ``host`` entity names."""
+    return any(one_peer_ok(snap, peer, remote, ipblock_pods, own) for peer in rule.peers)
 
 
 def _match_ok(m: PortMatch, dst: Pod | None, proto: Protocol, port: int) -> bool:
@@ -150,8 +159,9 @@ def _hits(
     proto: Protocol,
     port: int,
     ipblock_pods: bool,
+    own: str | None,
 ) -> list[Rule]:
-    return [r for r in rules if peer_ok(snap, r, remote, ipblock_pods) and port_ok(r, dst, proto, port)]
+    return [r for r in rules if peer_ok(snap, r, remote, ipblock_pods, own) and port_ok(r, dst, proto, port)]
 
 
 def _from_own_node(snap: ClusterSnapshot, d: Direction, subject: Pod, remote: Remote) -> bool:
@@ -174,7 +184,7 @@ def direction_ok(
     local = _from_own_node(snap, d, subject, remote)
 
     def hits(p: Policy) -> list[Rule]:
-        return _hits(snap, p.rules_for(d), remote, dst, proto, port, ipblock_pods)
+        return _hits(snap, p.rules_for(d), remote, dst, proto, port, ipblock_pods, subject.node)
 
     if local and any(p.tier.local_allowed for p in mine):
         return True  # Antrea: packets from the pod's own node bypass every policy table

@@ -43,6 +43,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Resolution", "iter_bits", "ports_of_rule"]
 
+_HOST = EntityPeer(Entity.HOST)
+_REMOTE_NODE = EntityPeer(Entity.REMOTE_NODE)
+_NODE_ENTITIES = frozenset({Entity.NODES, Entity.HOST, Entity.REMOTE_NODE})
+
 
 def iter_bits(bits: int) -> Iterator[int]:
     """Indices of the set bits of ``bits``, ascending."""
@@ -137,6 +141,7 @@ class Resolution:
         self._rule_peer_seq: dict[int, tuple[int, ...]] = {}  # id(rule) → its peers' ids, in order
         self._rule_peer_ids: dict[int, frozenset[int]] = {}
         self._rule_peers: dict[Rule, frozenset[int]] | None = None
+        self._node_entities: tuple[frozenset[int], frozenset[int]] | None = None
         self._selecting: dict[frozenset[int], tuple[Policy, ...]] = {}
         self._rules_for: dict[tuple[int, bool], tuple[Rule, ...]] = {}
         adopted: dict[int, int] = {}
@@ -240,6 +245,7 @@ class Resolution:
         new._rule_peer_seq, new._rule_peer_ids = self._rule_peer_seq, self._rule_peer_ids
         new.uses_named_ports, new.atoms = self.uses_named_ports, self.atoms
         new._selecting, new._rules_for = self._selecting, self._rules_for
+        new._node_entities = self._node_entities
         new._bind_endpoints(self)
         return new
 
@@ -385,8 +391,28 @@ class Resolution:
         found = self._rule_peer_ids.get(id(rule))
         return found if found is not None else self.rule_peers[rule]
 
-    def rule_matches_peer(self, rule: Rule, remote: int) -> bool:
-        return not self.peers_of_rule(rule).isdisjoint(self.peer_sigs[remote])
+    def rule_matches_peer(self, rule: Rule, remote: int, own_node: bool = False) -> bool:
+        """Whether a rule's peers match endpoint ``remote`` (``own_node``: it is at an address
+        of the subject's node)."""
+        return not self.peers_of_rule(rule).isdisjoint(self.seen_sig(self.peer_sigs[remote], own_node))
+
+    def seen_sig(self, sig: frozenset[int], own_node: bool) -> frozenset[int]:
+        """A remote's peer signature as one subject sees it: the Cilium ``host`` entity matches
+        only the subject's own node, ``remote-node`` only the others."""
+        found = self._node_entities
+        if found is None:
+            host = frozenset(k for k, p in enumerate(self.peers) if p == _HOST)
+            remote = frozenset(k for k, p in enumerate(self.peers) if p == _REMOTE_NODE)
+            found = self._node_entities = (host, remote)
+        drop = found[1] if own_node else found[0]
+        return sig - drop if drop and not sig.isdisjoint(drop) else sig
+
+    @property
+    def uses_node_entities(self) -> bool:
+        """Whether a rule names the ``host`` or ``remote-node`` entity."""
+        self.seen_sig(frozenset(), False)
+        assert self._node_entities is not None
+        return bool(self._node_entities[0] or self._node_entities[1])
 
 
 def _in_atoms(atoms: int, by_atom: dict[int, list[int]]) -> Iterator[int]:
@@ -428,7 +454,7 @@ class _Where:
                 yield profile
             elif entity is Entity.CLUSTER and not outside:
                 yield profile
-            elif entity is Entity.NODES and node is not None:
+            elif entity in _NODE_ENTITIES and node is not None:
                 yield profile
 
 

@@ -50,7 +50,7 @@ class _Walk:
         return self.resolution.universe.endpoints[i]
 
     def peer_ok(self, rule: Rule) -> bool:
-        return self.resolution.rule_matches_peer(rule, self.remote)
+        return self.resolution.rule_matches_peer(rule, self.remote, _own_node(self))
 
     def port_ok(self, rule: Rule) -> bool:
         dst = self.endpoint(self.dst)

@@ -213,11 +213,17 @@ class AnyPeer:
 
 
 class Entity(enum.Enum):
-    """Groups of endpoints named by role rather than by label (Cilium entities, §4.6)."""
+    """Groups of endpoints named by role rather than by label (Cilium entities, §4.6).
+
+    ``HOST`` and ``REMOTE_NODE`` depend on the subject: they split the node addresses into the
+    subject's own node and the others. The engine tells them apart for a rule's own peers
+    (Cilium writes entities nowhere else), not inside compound peers."""
 
     WORLD = "world"  # addresses outside the cluster: not a pod, not a node
     CLUSTER = "cluster"  # every pod and every node
-    NODES = "nodes"  # every node address (Cilium host + remote-node; host-network pods too)
+    NODES = "nodes"  # every node address (host-network pods too)
+    HOST = "host"  # the addresses of the subject's own node (and its host-network pods)
+    REMOTE_NODE = "remote-node"  # the addresses of every other node
     ALL = "all"
     NONE = "none"
 

@@ -5,7 +5,7 @@ be the same in ``check``, ``matrix -o json``, ``-o counts`` and ``-o classes``."
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -60,12 +60,36 @@ spec:
 PORTS = ("--port", "80/TCP", "--port", "10250/TCP")
 
 
-@pytest.mark.parametrize("cni", ["generic", "weave", "antrea", "cilium,allow-localhost=policy"])
-def test_outputs_agree_on_own_node_pairs(runner: CliRunner, tmp_path: Path, cni: str) -> None:
-    path = tmp_path / "c.yaml"
-    path.write_text(CLUSTER)
+# Cilium entities: web may reach its own node (host), api every other node (remote-node).
+CILIUM_ENTITIES = """\
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: agent-n2, namespace: kube-system}
+spec: {nodeName: n2, hostNetwork: true}
+---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: web-to-host, namespace: app}
+spec:
+  endpointSelector: {matchLabels: {app: web}}
+  egress: [{toEntities: [host], toPorts: [{ports: [{port: "10250", protocol: TCP}]}]}]
+  ingress: [{fromEntities: [remote-node]}]
+---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: api-to-others, namespace: app}
+spec:
+  endpointSelector: {matchLabels: {app: api}}
+  egress: [{toEntities: [remote-node], toPorts: [{ports: [{port: "10250", protocol: TCP}]}]}]
+  ingress: [{fromEntities: [host]}]
+"""
+
+
+def _agree(runner: CliRunner, path: Path, cni: str) -> dict[str, Any]:
+    """Every output of the matrix gives the same verdicts as ``check``, pair by pair."""
     base = ("matrix", str(path), "--cni", cni, *PORTS)
-    doc = json.loads(invoke(runner, *base, "-o", "json").stdout)
+    doc: dict[str, Any] = json.loads(invoke(runner, *base, "-o", "json").stdout)
     counts = json.loads(invoke(runner, *base, "-o", "counts").stdout)
     assert (counts["allowed"], counts["denied"]) == (len(doc["allowed"]), len(doc["denied"]))
     classes = json.loads(invoke(runner, *base, "-o", "classes").stdout)
@@ -84,6 +108,44 @@ def test_outputs_agree_on_own_node_pairs(runner: CliRunner, tmp_path: Path, cni:
             for r in classes["connection_sets"][k]
         )
         assert in_set == allowed, (src, dst, port)
+    return doc
+
+
+@pytest.mark.parametrize("cni", ["generic", "weave", "antrea", "cilium,allow-localhost=policy"])
+def test_outputs_agree_on_own_node_pairs(runner: CliRunner, tmp_path: Path, cni: str) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(CLUSTER)
+    doc = _agree(runner, path, cni)
     if cni == "weave":  # a pod reaches the host-network pod of its own node, not of another
         assert ["app/web", "kube-system/agent-n1", 10250, "TCP"] in doc["allowed"]
         assert ["app/web2", "kube-system/agent-n1", 10250, "TCP"] in doc["denied"]
+
+
+@pytest.mark.parametrize("cni", ["cilium", "cilium,allow-localhost=policy"])
+def test_cilium_host_is_the_own_node_and_remote_node_the_others(
+    runner: CliRunner, tmp_path: Path, cni: str
+) -> None:
+    """docs.cilium.io security/policy/language "Entities Based": ``host`` is "the local host,
+    also includes all containers running in host networking mode on the local host",
+    ``remote-node`` "any node in any of the connected clusters other than the local host".
+    web (on n1) may reach n1 only, api (on n2) every node but n2; with allow-localhost=policy,
+    ingress from the own node needs ``host``, from another node ``remote-node``."""
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        CLUSTER.replace("  podSelector: {}\n", "  podSelector: {matchLabels: {app: none}}\n")
+        + CILIUM_ENTITIES
+    )
+    doc = _agree(runner, path, cni)
+    allowed, denied = doc["allowed"], doc["denied"]
+    assert ["app/web", "kube-system/agent-n1", 10250, "TCP"] in allowed
+    assert ["app/web", "kube-system/agent-n2", 10250, "TCP"] in denied
+    assert ["app/api", "kube-system/agent-n1", 10250, "TCP"] in allowed
+    assert ["app/api", "kube-system/agent-n2", 10250, "TCP"] in denied
+    policed = cni.endswith("policy")
+    assert (["kube-system/agent-n1", "app/web", 80, "TCP"] in allowed) is not policed  # own node
+    assert ["kube-system/agent-n2", "app/web", 80, "TCP"] in allowed  # remote-node
+    assert ["kube-system/agent-n2", "app/api", 80, "TCP"] in allowed  # own node: host
+    assert ["kube-system/agent-n1", "app/api", 80, "TCP"] in denied  # another node, not host
+    for node, code in (("172.20.0.1", 0), ("172.20.0.2", 1)):
+        check = ("check", str(path), "--from", "app/web", "--to", node, "--port", "10250", "--cni", cni)
+        assert invoke(runner, *check).exit_code == code
