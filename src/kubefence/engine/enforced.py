@@ -90,6 +90,8 @@ class EnforcedPolicies:
         self._learned: tuple[frozenset[str], DnsMap | None] = (frozenset(), None)
         self._reads_pods = False
         self._guarded = False  # an appliedTo guard reads the pods (``link.realized``)
+        # What the definitions of the last revision are refused for, whether used or not.
+        self._definition_notes: tuple[Sequence[Definition] | None, tuple[Diagnostic, ...]] = (None, ())
 
     def __call__(
         self,
@@ -127,6 +129,12 @@ class EnforcedPolicies:
         snapshot: ClusterSnapshot,
         notes: list[Diagnostic],
     ) -> list[Policy]:
+        if self._definition_notes[0] is not definitions:
+            checker = Linker(definitions)
+            checker.check_definitions()
+            self._definition_notes = (definitions, tuple(checker.diagnostics))
+        start_notes = len(notes)
+        notes += self._definition_notes[1]
         linker: Linker | None = None
         used: dict[int, _Linked] = {}
         out: list[Policy] = []
@@ -148,6 +156,7 @@ class EnforcedPolicies:
         self._guarded = bool(guards)
         kept, guard_notes = realized(out, guards, snapshot)
         notes += guard_notes
+        notes[start_notes:] = dict.fromkeys(notes[start_notes:])  # a definition's error once
         return kept
 
     @property

@@ -344,3 +344,14 @@ def test_pod_events_decide_whether_antrea_realizes_a_group_applied_to(tmp_path: 
     assert any("selects Pod t2/a2" in note for note in answer["diagnostics"] + service.warnings)
     service.events(json.dumps(_event("DELETED", outsider)).encode())
     assert not engine.check("t2/b", "t1/a", TCP80).allowed
+
+
+def test_definition_events_are_checked_whether_used_or_not(tmp_path: Path) -> None:
+    """validate.go tierValidator.createValidate refuses a second Tier of one priority when it is
+    created, before any policy names it: a Tier event reports it as loading does, once."""
+    service = Service(_engine(tmp_path, "antrea"), [])
+    tier = {"apiVersion": "crd.antrea.io/v1beta1", "kind": "Tier", "spec": {"priority": 20}}
+    service.events(json.dumps(_event("ADDED", {**tier, "metadata": {"name": "first"}})).encode())
+    answer = service.events(json.dumps(_event("ADDED", {**tier, "metadata": {"name": "second"}})).encode())
+    overlaps = [d for d in answer["diagnostics"] if "overlaps with Tier first" in d]
+    assert len(overlaps) == 1, answer["diagnostics"]
