@@ -399,20 +399,22 @@ class Resolution:
     def seen_sig(self, sig: frozenset[int], own_node: bool) -> frozenset[int]:
         """A remote's peer signature as one subject sees it: the Cilium ``host`` entity matches
         only the subject's own node, ``remote-node`` only the others."""
-        found = self._node_entities
-        if found is None:
-            host = frozenset(k for k, p in enumerate(self.peers) if p == _HOST)
-            remote = frozenset(k for k, p in enumerate(self.peers) if p == _REMOTE_NODE)
-            found = self._node_entities = (host, remote)
-        drop = found[1] if own_node else found[0]
+        host, remote = self._node_entity_ids()
+        drop = remote if own_node else host
         return sig - drop if drop and not sig.isdisjoint(drop) else sig
 
     @property
     def uses_node_entities(self) -> bool:
         """Whether a rule names the ``host`` or ``remote-node`` entity."""
-        self.seen_sig(frozenset(), False)
-        assert self._node_entities is not None
-        return bool(self._node_entities[0] or self._node_entities[1])
+        return any(self._node_entity_ids())
+
+    def _node_entity_ids(self) -> tuple[frozenset[int], frozenset[int]]:
+        """The peer ids of the ``host`` and ``remote-node`` entities (found once)."""
+        if self._node_entities is None:
+            host = frozenset(k for k, p in enumerate(self.peers) if p == _HOST)
+            remote = frozenset(k for k, p in enumerate(self.peers) if p == _REMOTE_NODE)
+            self._node_entities = (host, remote)
+        return self._node_entities
 
 
 def _in_atoms(atoms: int, by_atom: dict[int, list[int]]) -> Iterator[int]:
