@@ -80,18 +80,19 @@ def companions(policy: Policy) -> tuple[list[Policy], list[Rule], list[Rule]]:
                 name=f"{rule.label}, run on {other.value} by kube-router's shared chain",
             )
             used.append(rule)
-            out += [
-                replace(
-                    policy,
-                    subject=subject,
-                    directions=frozenset({other}),
-                    rules=(leaked,),
-                    isolates=frozenset(),
-                    part=policy.part * 1000 + 1 + len(out),
-                    dormant=(),
+            for subject in subjects:
+                part = policy.part * 1000 + 1 + len(out)  # after the policy's own part, in order
+                out.append(
+                    replace(
+                        policy,
+                        subject=subject,
+                        directions=frozenset({other}),
+                        rules=(leaked,),
+                        isolates=frozenset(),
+                        part=part,
+                        dormant=(),
+                    )
                 )
-                for subject in subjects
-            ]
     return out, used, skipped
 
 
