@@ -80,3 +80,14 @@ def test_ipblock_peer_is_reported_not_modelled(tmp_path: Path) -> None:
     )
     assert len(subjects) == 1
     assert any("not modelled for a rule with ipBlock peers" in w for w in warnings)
+
+
+def test_each_peer_of_a_rule_gives_its_own_companion(tmp_path: Path) -> None:
+    """A rule's peers are alternatives: each pod selection gives one companion, in order, each
+    a part of its own after the policy's."""
+    path = tmp_path / "in.yaml"
+    two = "  - from: [{podSelector: {matchLabels: {app: a}}}, {podSelector: {matchLabels: {app: web}}}]\n"
+    path.write_text(CLUSTER + policy("[Ingress, Egress]", two))
+    policies, _ = apply_profile(parse_profile("kube-router"), load_workspace([str(path)]).policies)
+    parts = [p.part for p in policies]
+    assert len(parts) == 3 and len(set(parts)) == 3
