@@ -164,9 +164,10 @@ def _hits(
     return [r for r in rules if peer_ok(snap, r, remote, ipblock_pods, own) and port_ok(r, dst, proto, port)]
 
 
-def _from_own_node(snap: ClusterSnapshot, d: Direction, subject: Pod, remote: Remote) -> bool:
+def _on_own_node(snap: ClusterSnapshot, subject: Pod, remote: Remote) -> bool:
+    """Whether the remote is at an address of the subject's node."""
     node = _node_of(snap, remote.ip)
-    return d is Direction.INGRESS and node is not None and node == subject.node
+    return node is not None and node == subject.node
 
 
 def direction_ok(
@@ -181,16 +182,16 @@ def direction_ok(
     ipblock_pods: bool = True,
 ) -> bool:
     mine = [p for p in pols if d in p.directions and in_selection(snap, p.subject, subject)]
-    local = _from_own_node(snap, d, subject, remote)
+    own_node = _on_own_node(snap, subject, remote)
+    local = d is Direction.INGRESS and own_node
 
     def hits(p: Policy) -> list[Rule]:
         return _hits(snap, p.rules_for(d), remote, dst, proto, port, ipblock_pods, subject.node)
 
     if local and any(p.tier.local_allowed for p in mine):
         return True  # Antrea: packets from the pod's own node bypass every policy table
-    if d is Direction.EGRESS and _node_of(snap, remote.ip) == subject.node and subject.node is not None:
-        if any(p.tier.local_egress for p in mine):
-            return True  # Weave Net: egress to the pod's own node skips its egress policies
+    if d is Direction.EGRESS and own_node and any(p.tier.local_egress for p in mine):
+        return True  # Weave Net: egress to the pod's own node skips its egress policies
     return _walk_tiers(mine, d, local, hits)
 
 
