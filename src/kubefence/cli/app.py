@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from kubefence.cli import analyze
+from kubefence.cli.dispatch import run
 from kubefence.cli.enforce import register as register_enforcement
 from kubefence.cli.exitcodes import ExitCode
 from kubefence.cli.helptext import reflow_commands
@@ -276,7 +277,7 @@ reflow_commands(app)
 def main() -> None:
     """Entry point: runs the app; a broken stdout pipe (``| head``) ends quietly."""
     try:
-        app()
+        run(app, sys.argv[1:], "kubefence")
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(ExitCode.OK)
