@@ -23,8 +23,8 @@ __all__ = ["app", "main"]
 app = typer.Typer(
     name="kubefence",
     help="Kubernetes network policies, exactly: who can reach whom, and which rule decided.\n\n"
-    "Reads manifests from files, folders or '-' (stdin): Namespaces, Pods, Nodes, Services and "
-    "workloads; NetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy and "
+    "Reads manifests from files, folders or '-' (stdin): Namespaces, Pods, Nodes, Services, "
+    "EndpointSlices and workloads; NetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy and "
     "ClusterNetworkPolicy; Calico (projectcalico.org/v3), Cilium (cilium.io/v2) and Antrea "
     "(crd.antrea.io) policies with their tiers, groups and network sets.",
     no_args_is_help=True,

@@ -32,7 +32,8 @@ from urllib.parse import parse_qs, urlparse
 from kubefence.cli.consoles import stderr
 from kubefence.cli.inputs import fail, load, warning_texts
 from kubefence.cluster.objects import CLUSTER_KINDS, Workload, parse_object
-from kubefence.cluster.snapshot import Namespace, Node, Pod, ServiceAccount
+from kubefence.cluster.snapshot import EndpointSlice, Namespace, Node, Pod, ServiceAccount
+from kubefence.cluster.snapshot import Service as ServiceObject
 from kubefence.dialects.loader import describe, load_text
 from kubefence.dialects.registry import dialect_for
 from kubefence.engine import export
@@ -102,7 +103,7 @@ def event_from_watch(item: Any) -> tuple[Event | None, list[str]]:
         meta = manifest.get("metadata") or {}
         return Event(Op.DELETE, f"{meta.get('namespace') or 'default'}/{meta.get('name', '')}"), notes
     value = parsed.value.pod if isinstance(parsed.value, Workload) else parsed.value
-    if isinstance(value, Pod | Namespace | Node | ServiceAccount):
+    if isinstance(value, Pod | Namespace | Node | ServiceAccount | ServiceObject | EndpointSlice):
         return Event(op, value), notes
     return None, [*notes, f"{kind} changes do not affect the answers: ignored"]
 

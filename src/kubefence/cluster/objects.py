@@ -1,4 +1,5 @@
-"""Cluster objects (Namespace, Pod, Node, Service, workload controllers) → snapshot values.
+"""Cluster objects (Namespace, Pod, Node, Service, EndpointSlice, workload controllers) →
+snapshot values.
 
 Workload controllers expand to one representative pod built from their pod template and named
 after the workload. Pods without an address get one later from ``cluster.addressing``.
@@ -12,8 +13,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kubefence.cluster.snapshot import Namespace, Node, Pod, Service, ServiceAccount
+from kubefence.cluster.snapshot import (
+    EndpointSlice,
+    Namespace,
+    Node,
+    Pod,
+    Service,
+    ServiceAccount,
+    ServicePort,
+    SlicePort,
+)
 from kubefence.dialects.fields import FieldReader
+from kubefence.dialects.networkpolicy import valid_port_name
 from kubefence.ir.diagnostics import Diagnostic
 from kubefence.ir.ports import MAX_PORT, ContainerPort
 from kubefence.ir.selectors import Labels, LabelSelector
@@ -22,12 +33,23 @@ if TYPE_CHECKING:
     from kubefence.dialects.loader import Document
     from kubefence.ir.addresses import IPAddress, IPNetwork
 
-__all__ = ["CLUSTER_KINDS", "WORKLOAD_KINDS", "ObjectResult", "Workload", "parse_object"]
+__all__ = [
+    "CLUSTER_KINDS",
+    "SERVICE_NAME_LABEL",
+    "WORKLOAD_KINDS",
+    "ObjectResult",
+    "Workload",
+    "parse_object",
+]
 
 WORKLOAD_KINDS = frozenset(
     {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob"}
 )
-CLUSTER_KINDS = frozenset({"Namespace", "Pod", "Node", "Service", "ServiceAccount"}) | WORKLOAD_KINDS
+CLUSTER_KINDS = (
+    frozenset({"Namespace", "Pod", "Node", "Service", "ServiceAccount", "EndpointSlice"}) | WORKLOAD_KINDS
+)
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+"""The label that ties an EndpointSlice to its Service (discovery.k8s.io/v1)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +60,7 @@ class Workload:
     selector: LabelSelector | None
 
 
-ClusterObject = Namespace | Pod | Node | Service | Workload | ServiceAccount
+ClusterObject = Namespace | Pod | Node | Service | Workload | ServiceAccount | EndpointSlice
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +117,89 @@ def _service(r: FieldReader) -> ClusterObject | None:
     name, namespace, _ = _meta(r, namespaced=True)
     spec = r.mapping(r.doc.data, "spec", "spec") or {}
     selector = Labels(r.string_map(spec, "selector", "spec.selector"))
-    return Service(namespace, name, selector, (), r.source()) if name else None
+    ports: list[ServicePort] = []
+    for _, path, item in r.items(r.sequence(spec, "ports", "spec.ports"), "spec.ports"):
+        port = _service_port(r, item, path)
+        if port is not None:
+            ports.append(port)
+    return Service(namespace, name, selector, tuple(ports), r.source()) if name else None
+
+
+def _service_port(r: FieldReader, item: Mapping[str, Any], path: str) -> ServicePort | None:
+    """core/v1 ServicePort: ``targetPort`` defaults to ``port``, ``protocol`` to TCP."""
+    number = r.integer(item, "port", f"{path}.port", 1, MAX_PORT, required=True)
+    protocol = r.protocol(item, path)
+    name = r.string(item, "name", f"{path}.name")
+    target: int | str | None = number
+    if isinstance(item.get("targetPort"), str):
+        target = _port_name(r, item["targetPort"], f"{path}.targetPort", r.line(item, "targetPort"))
+    elif item.get("targetPort") is not None:
+        target = r.integer(item, "targetPort", f"{path}.targetPort", 1, MAX_PORT)
+    if number is None or protocol is None or target is None:
+        return None
+    return ServicePort(protocol, number, target, name)
+
+
+def _port_name(r: FieldReader, name: str, path: str, line: int) -> str | None:
+    if valid_port_name(name):
+        return name
+    hint = " (a quoted number is a port name, not a number)" if name.strip().isdigit() else ""
+    r.error(path, f"invalid port name {name!r}: must be an IANA service name{hint}", line, "bad-port-name")
+    return None
+
+
+_ADDRESS_TYPES = {"IPv4": 4, "IPv6": 6, "FQDN": None}
+
+
+def _endpoint_slice(r: FieldReader) -> ClusterObject | None:
+    """discovery.k8s.io/v1 EndpointSlice. Every endpoint address counts, whatever the
+    endpoint's ``conditions`` (Calico felix/serviceindex/serviceindex.go
+    ``membersFromEndpointSlice``); FQDN endpoints are not resolved."""
+    name, namespace, labels = _meta(r, namespaced=True)
+    data = r.doc.data
+    kind = r.string(data, "addressType", "addressType", required=True)
+    if kind is not None and kind not in _ADDRESS_TYPES:
+        message = f"unsupported addressType {kind!r} (expected IPv4, IPv6 or FQDN)"
+        r.error("addressType", message, r.line(data, "addressType"), "bad-address-type")
+        kind = None
+    endpoints = r.sequence(data, "endpoints", "endpoints")
+    if kind == "FQDN" and endpoints:
+        r.warn(
+            "endpoints",
+            "FQDN endpoints are not resolved: this slice adds no addresses",
+            r.line(data, "endpoints"),
+            "fqdn-endpoints",
+        )
+    addresses: list[IPAddress] = []
+    for _, path, item in r.items(endpoints, "endpoints"):
+        listed = r.sequence(item, "addresses", f"{path}.addresses", required=True) or []
+        if kind in ("IPv4", "IPv6"):
+            for i, text in enumerate(listed):
+                ip = _slice_ip(r, text, _ADDRESS_TYPES[kind], f"{path}.addresses[{i}]", r.line(listed, i))
+                if ip is not None and ip not in addresses:
+                    addresses.append(ip)
+    ports: list[SlicePort] = []
+    for _, path, item in r.items(r.sequence(data, "ports", "ports"), "ports"):
+        number = r.integer(item, "port", f"{path}.port", 1, MAX_PORT)
+        protocol = r.protocol(item, path)
+        port_name = r.string(item, "name", f"{path}.name")
+        if protocol is not None and (number is not None or item.get("port") is None):
+            ports.append(SlicePort(protocol, number, port_name))
+    if not name:
+        return None
+    service = labels.get(SERVICE_NAME_LABEL)
+    return EndpointSlice(namespace, name, service, tuple(addresses), tuple(ports), r.source())
+
+
+def _slice_ip(r: FieldReader, text: Any, version: int | None, path: str, line: int) -> IPAddress | None:
+    if not isinstance(text, str):
+        r.error(path, f"expected a string, got {text!r}", line)
+        return None
+    ip = _ip(r, text, path, line)
+    if ip is not None and ip.version != version:
+        r.error(path, f"{text!r} is not an IPv{version} address (addressType IPv{version})", line, "bad-ip")
+        return None
+    return ip
 
 
 _TERMINATED = ("Succeeded", "Failed")
@@ -237,4 +341,5 @@ _PARSERS = {
     "Service": _service,
     "Pod": _pod,
     "ServiceAccount": _service_account,
+    "EndpointSlice": _endpoint_slice,
 }

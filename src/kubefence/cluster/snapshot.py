@@ -1,6 +1,7 @@
 """ClusterSnapshot: the endpoints policies act on, as immutable values.
 
-A snapshot holds namespaces, pods (pod-network and host-network), nodes and services. Pod IPs
+A snapshot holds namespaces, pods (pod-network and host-network), nodes, services (with their
+ports) and the EndpointSlices given in the manifests. Pod IPs
 are the addresses policies see; a host-network pod's IP is its node's. A namespace that pods
 refer to but no manifest declares is synthesized with only its ``kubernetes.io/metadata.name``
 label (the control plane sets that label on every namespace).
@@ -12,11 +13,22 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from kubefence.ir.addresses import IPAddress, IPNetwork
-from kubefence.ir.ports import ContainerPort
+from kubefence.ir.ports import ContainerPort, Protocol
 from kubefence.ir.provenance import Source
 from kubefence.ir.selectors import Labels
 
-__all__ = ["NAME_LABEL", "ClusterSnapshot", "Namespace", "Node", "Pod", "Service", "ServiceAccount"]
+__all__ = [
+    "NAME_LABEL",
+    "ClusterSnapshot",
+    "EndpointSlice",
+    "Namespace",
+    "Node",
+    "Pod",
+    "Service",
+    "ServiceAccount",
+    "ServicePort",
+    "SlicePort",
+]
 
 NAME_LABEL = "kubernetes.io/metadata.name"
 
@@ -72,13 +84,52 @@ class Pod:
 
 
 @dataclass(frozen=True, slots=True)
+class ServicePort:
+    """One ``spec.ports[*]`` entry of a Service (core/v1 ServicePort).
+
+    ``target`` is the ``targetPort``: a number, or the name of a container port of the
+    backing pods; the API defaults it to ``port`` (and ``protocol`` to TCP).
+    """
+
+    protocol: Protocol
+    port: int
+    target: int | str
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Service:
     """A Service: its selector and ports (kept for later analyses; policies act after DNAT)."""
 
     namespace: str
     name: str
     selector: Labels
-    ports: tuple[ContainerPort, ...] = ()
+    ports: tuple[ServicePort, ...] = ()
+    source: Source | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SlicePort:
+    """One ``ports[*]`` entry of an EndpointSlice; ``port`` None means the ports are not
+    restricted (discovery.k8s.io/v1 EndpointPort)."""
+
+    protocol: Protocol
+    port: int | None
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointSlice:
+    """An EndpointSlice (discovery.k8s.io/v1): the Service it belongs to (the
+    ``kubernetes.io/service-name`` label, None without it), the addresses of every endpoint,
+    whatever its ``conditions`` (as Calico's Felix uses them), and its ports. An FQDN slice
+    keeps no addresses."""
+
+    namespace: str
+    name: str
+    service: str | None
+    addresses: tuple[IPAddress, ...]
+    ports: tuple[SlicePort, ...]
     source: Source | None = None
 
 
@@ -102,6 +153,7 @@ class ClusterSnapshot:
     nodes: Mapping[str, Node] = field(default_factory=dict)
     services: tuple[Service, ...] = ()
     accounts: Mapping[tuple[str, str], ServiceAccount] = field(default_factory=dict)
+    endpoint_slices: tuple[EndpointSlice, ...] = ()
 
     @classmethod
     def build(
@@ -111,18 +163,31 @@ class ClusterSnapshot:
         nodes: Iterable[Node] = (),
         services: Iterable[Service] = (),
         accounts: Iterable[ServiceAccount] = (),
+        endpoint_slices: Iterable[EndpointSlice] = (),
     ) -> ClusterSnapshot:
         by_name = {ns.name: _with_name_label(ns) for ns in namespaces}
         pod_list = tuple(pods)
         for pod in pod_list:
             by_name.setdefault(pod.namespace, Namespace(pod.namespace, Labels({NAME_LABEL: pod.namespace})))
         by_account = {(a.namespace, a.name): a for a in accounts}
-        return cls(by_name, pod_list, {n.name: n for n in nodes}, tuple(services), by_account)
+        return cls(
+            by_name,
+            pod_list,
+            {n.name: n for n in nodes},
+            tuple(services),
+            by_account,
+            tuple(endpoint_slices),
+        )
 
     def account_labels(self, namespace: str, name: str) -> Labels | None:
         """The labels of ServiceAccount ``namespace/name`` (None when it is not given)."""
         account = self.accounts.get((namespace, name))
         return account.labels if account is not None else None
+
+    def slices_of(self, namespace: str, name: str) -> tuple[EndpointSlice, ...]:
+        """The EndpointSlices of Service ``namespace/name`` (labelled
+        ``kubernetes.io/service-name: name`` in that namespace), in input order."""
+        return tuple(s for s in self.endpoint_slices if s.namespace == namespace and s.service == name)
 
     def namespace_labels(self, name: str) -> Labels:
         ns = self.namespaces.get(name)

@@ -84,6 +84,14 @@ class PortSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ServiceRef:
+    """``services``: a Service by name; ``namespace`` None: the policy's own namespace."""
+
+    name: str
+    namespace: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Entity:
     """A parsed EntityRule. ``accounts``: ``serviceAccounts`` as an endpoint-label expression
     (``names`` → ``projectcalico.org/serviceaccount in {…}``, ``selector`` → ``pcsa.`` keys)."""
@@ -96,7 +104,7 @@ class Entity:
     accounts: Expr | None = None
     ports: tuple[PortSpec, ...] = ()
     not_ports: tuple[PortSpec, ...] = ()
-    services: bool = False
+    services: ServiceRef | None = None
 
     @property
     def endpoint_criteria(self) -> bool:
@@ -214,16 +222,16 @@ def _accounts(r: FieldReader, parent: Mapping[str, Any], path: str) -> Expr | No
     return conjoin(by_labels, by_name)
 
 
-def _services(r: FieldReader, parent: Mapping[str, Any], path: str) -> bool:
+def _services(r: FieldReader, parent: Mapping[str, Any], path: str) -> ServiceRef | None:
     item = r.mapping(parent, "services", path)
     if item is None:
-        return False
+        return None
     r.known(item, ("name", "namespace"), path)
     name = r.string(item, "name", f"{path}.name", required=True)
-    r.string(item, "namespace", f"{path}.namespace")
+    namespace = r.string(item, "namespace", f"{path}.namespace")
     if name == "":
         r.error(f"{path}.name", "must specify a service name", r.line(item, "name"))
-    return True
+    return ServiceRef(name or "", namespace or None)
 
 
 def _check_services(r: FieldReader, entity: Entity, item: Mapping[str, Any], path: str) -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 from kubefence.dialects.calico_entity import Entity, PortSpec, local_restriction, read_entity, remote_peer
 from kubefence.ir.expressions import Expr
 from kubefence.ir.l7 import HTTPMatch, HTTPRule, MatchKind, TextMatch
-from kubefence.ir.model import Action, Direction, Rule
+from kubefence.ir.model import Action, Direction, Rule, ServicePeer
 from kubefence.ir.ports import NamedPort, PortMatch, PortRange, Protocol
 
 if TYPE_CHECKING:
@@ -133,11 +133,13 @@ class RuleReader:
         if action is None:
             return None
         self.warn_unmodelled(path, item, direction, sides, action)
-        services = sides.remote.services or sides.local.services
+        peer = self.service_peer(sides, direction, path, item)
+        if sides.local.services is not None:
+            return None  # an error was reported
         rule = Rule(
             direction=direction,
             action=action,
-            peers=() if services else (remote_peer(sides.remote, self.namespace, family),),
+            peers=(peer or remote_peer(sides.remote, self.namespace, family),),
             ports=self.with_protocol(ports, protocol),
             index=index,
             source=self.r.source(line),
@@ -333,6 +335,35 @@ class RuleReader:
                 out.append(TextMatch(MatchKind(present[0]), text))
         return out
 
+    # -- services ------------------------------------------------------------------------------
+    def service_peer(
+        self, sides: _Sides, direction: Direction, path: str, item: Mapping[str, Any]
+    ) -> ServicePeer | None:
+        """The remote side's ``services`` as a peer: the Service's endpoint addresses, and in
+        an egress rule's destination their ports too (Felix ``rule_scanner.go``: destination
+        service IP sets include ports, source ones only addresses). Services on the local
+        side, a destination ``ports`` list and a GlobalNetworkPolicy's Service without a
+        namespace are refused as the API server refuses them (libcalico-go ``validator.go``,
+        api ``policy_common.go`` validation rules)."""
+        local = _LOCAL[direction]
+        if sides.local.services is not None:
+            where = f"{path}.{local}.services"
+            message = f"not allowed in {direction.value} rule {local}: services match only the other side"
+            self.r.error(where, message, self.r.line(item, local))
+        ref = sides.remote.services
+        if ref is None:
+            return None
+        remote = "destination" if direction is Direction.EGRESS else "source"
+        if direction is Direction.EGRESS and (sides.remote.ports or sides.remote.not_ports):
+            message = "ports and notPorts cannot be specified with services (the Service's ports apply)"
+            self.r.error(f"{path}.destination.ports", message, self.r.line(item, remote))
+        namespace = ref.namespace or self.namespace
+        if namespace is None:
+            message = "must specify a namespace: a GlobalNetworkPolicy names Services by namespace and name"
+            self.r.error(f"{path}.{remote}.services.namespace", message, self.r.line(item, remote))
+            return None
+        return ServicePeer(namespace, ref.name, ports=direction is Direction.EGRESS)
+
     # -- what is not modelled --------------------------------------------------------------
     def warn_unmodelled(
         self, path: str, item: Mapping[str, Any], direction: Direction, sides: _Sides, action: Action | None
@@ -354,17 +385,3 @@ class RuleReader:
                 self.r.line(item, _LOCAL[direction]),
                 NOT_MODELLED,
             )
-        for side in ("source", "destination"):
-            entity = sides.source if side == "source" else sides.destination
-            if entity.services:
-                self.warn_services(f"{path}.{side}.services", self.r.line(item, side), action)
-
-    def warn_services(self, path: str, line: int, action: Action | None) -> None:
-        if action is Action.ALLOW:
-            effect = "the rule allows nothing here (kubefence may report denials Calico would allow)"
-        else:
-            effect = (
-                "the rule matches nothing here, so traffic it would deny or pass is evaluated by later "
-                "rules (kubefence may report allows Calico would not)"
-            )
-        self.r.warn(path, f"Service matching is not modelled: {effect}", line, NOT_MODELLED)

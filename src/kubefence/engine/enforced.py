@@ -37,6 +37,7 @@ from kubefence.engine.profiles import (
     reads_pods,
     view_policies,
 )
+from kubefence.engine.services import has_services
 from kubefence.ir.diagnostics import Diagnostic
 from kubefence.ir.model import Policy
 
@@ -177,7 +178,7 @@ class EnforcedPolicies:
         notes: list[Diagnostic] = []
         profile = self.enforcement.profile
         kept = view_policies(profile, policy, notes)
-        pods = any(reads_pods(profile, k) for k in kept)
+        pods = any(reads_pods(profile, k) or has_services(k) for k in kept)
         kept = [bind_to_snapshot(profile, k, snapshot, notes) for k in kept]
         dns = self.enforcement.dns
         parts = [p for k in kept for p in prepare_policy(k, snapshot, dns, notes, cilium_dns)]

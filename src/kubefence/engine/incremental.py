@@ -37,7 +37,15 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from kubefence.cluster.addressing import assign_addresses
-from kubefence.cluster.snapshot import ClusterSnapshot, Namespace, Node, Pod, ServiceAccount
+from kubefence.cluster.snapshot import (
+    ClusterSnapshot,
+    EndpointSlice,
+    Namespace,
+    Node,
+    Pod,
+    Service,
+    ServiceAccount,
+)
 from kubefence.dialects.base import Definition, GroupDef, NetworkSetDef, TierDef
 from kubefence.engine.cells import PipelineMemo
 from kubefence.engine.endpoints import Universe
@@ -102,7 +110,8 @@ class Op(enum.Enum):
     DELETE = "delete"
 
 
-Subject = Pod | Namespace | Node | ServiceAccount | Policy | tuple[Policy, ...] | Definition
+ClusterObject = Namespace | Node | ServiceAccount | Service | EndpointSlice
+Subject = Pod | ClusterObject | Policy | tuple[Policy, ...] | Definition
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +145,8 @@ class IncrementalEngine:
         self._namespaces = dict(snapshot.namespaces)
         self._nodes = dict(snapshot.nodes)
         self._pods = {p.key: p for p in snapshot.pods}
-        self._services = snapshot.services
+        self._services = {f"{s.namespace}/{s.name}": s for s in snapshot.services}
+        self._slices = {f"{s.namespace}/{s.name}": s for s in snapshot.endpoint_slices}
         self._accounts = {f"{ns}/{name}": a for (ns, name), a in snapshot.accounts.items()}
         self._policies: dict[PolicyKey, list[Policy]] = {}
         for policy in policies:
@@ -220,8 +230,9 @@ class IncrementalEngine:
                     self._namespaces.values(),
                     self._pods.values(),
                     self._nodes.values(),
-                    self._services,
+                    self._services.values(),
                     self._accounts.values(),
+                    self._slices.values(),
                 )
             self._built, self._pods_only = self._snapshot, True
         return self._snapshot
@@ -265,12 +276,8 @@ class IncrementalEngine:
             self._pods_only = self._pods_only and self._in_known_namespace(obj)
         if isinstance(obj, Pod):
             self._pod(obj, delete)
-        elif isinstance(obj, Namespace):
-            self._upsert(self._namespaces, obj.name, obj, delete)
-        elif isinstance(obj, Node):
-            self._upsert(self._nodes, obj.name, obj, delete)
-        elif isinstance(obj, ServiceAccount):
-            self._upsert(self._accounts, f"{obj.namespace}/{obj.name}", obj, delete)
+        elif isinstance(obj, ClusterObject):
+            self._upsert(*self._table(obj), obj, delete)
         elif isinstance(obj, Policy):
             self._policy((obj,), delete)
         elif isinstance(obj, tuple) and all(isinstance(p, Policy) for p in obj):
@@ -301,6 +308,15 @@ class IncrementalEngine:
             placed, _ = assign_addresses([*others, pod], self._nodes)
             pod = placed[-1]
         self._pods[pod.key] = pod
+
+    def _table(self, obj: ClusterObject) -> tuple[dict[str, Any], str]:
+        """Where a cluster object other than a pod is kept, and its key there."""
+        if isinstance(obj, Namespace | Node):
+            return (self._namespaces if isinstance(obj, Namespace) else self._nodes), obj.name
+        key = f"{obj.namespace}/{obj.name}"
+        if isinstance(obj, ServiceAccount):
+            return self._accounts, key
+        return (self._services if isinstance(obj, Service) else self._slices), key
 
     @staticmethod
     def _upsert(table: dict[str, Any], key: str, obj: object, delete: bool) -> None:

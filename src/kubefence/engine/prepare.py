@@ -19,6 +19,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from kubefence.cluster.views import cni_namespace_labels
+from kubefence.engine.services import bind_services, has_services
 from kubefence.engine.tiers import NOTHING
 from kubefence.ir.addresses import IPBlock
 from kubefence.ir.diagnostics import Diagnostic, Severity
@@ -220,14 +221,17 @@ def prepare_policy(
     cilium_dns: DnsMap | None = None,
 ) -> list[Policy]:
     """One policy ready for ``Resolution`` (its parts, when it is split per namespace); its
-    notes are appended to ``notes``. Only a policy with relative peers (``needs_namespaces``)
-    depends on the snapshot, and then only on its namespaces. ``cilium_dns``: what Cilium
+    notes are appended to ``notes``. A policy with relative peers (``needs_namespaces``)
+    depends on the snapshot's namespaces; one naming Services (``has_services``) on its
+    Services, EndpointSlices and pods. ``cilium_dns``: what Cilium
     learns of ``dns`` (``learned``), for Cilium FQDN peers."""
     if has_fqdn(policy):
         known = cilium_dns if policy.dialect == "cilium" and cilium_dns is not None else dns
         policy = _bind_dns(policy, dns, notes, known)
     if _has_gated(policy):
         policy = _ungated(policy, snapshot)
+    if has_services(policy):
+        policy = bind_services(policy, snapshot, notes)
     return _split(policy, snapshot) if _has_relative(policy) else [policy]
 
 

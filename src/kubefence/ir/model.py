@@ -65,6 +65,7 @@ __all__ = [
     "Policy",
     "RelativeNamespacePeer",
     "Rule",
+    "ServicePeer",
     "Tier",
     "TierKind",
     "leaf_peers",
@@ -292,6 +293,21 @@ class NetworkSetPeer:
 
 
 @dataclass(frozen=True, slots=True)
+class ServicePeer:
+    """The endpoints of Service ``namespace/name`` (Calico ``services``): the addresses of its
+    EndpointSlices and, with ``ports``, only on the slices' ports (a destination matches an
+    endpoint's address *and* port). Bound against the snapshot's Services, EndpointSlices and
+    pods before resolving (``engine.services``)."""
+
+    namespace: str
+    name: str
+    ports: bool = False
+
+    def __str__(self) -> str:
+        return f"endpoints of Service {self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
 class RelativeNamespacePeer:
     """Antrea ``namespaces`` peers (§5.2), relative to the subject pod's namespace N: pods
     matching ``pod_selector`` in N itself (``same_labels`` empty: ``match: Self``) or in every
@@ -350,6 +366,7 @@ Peer = (
     | FQDNPeer
     | GroupRefPeer
     | NetworkSetPeer
+    | ServicePeer
     | RelativeNamespacePeer
     | NamespaceGatedPeer
     | CompoundPeer

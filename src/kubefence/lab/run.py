@@ -20,7 +20,6 @@ import shutil
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from kubefence.cluster.snapshot import ClusterSnapshot
 from kubefence.engine.endpoints import Universe
 from kubefence.engine.matrix import ReachabilityMatrix, Verdicts
 from kubefence.engine.resolve import Resolution
@@ -37,6 +36,7 @@ from kubefence.lab.topology import lab_snapshot, plan_lab
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from kubefence.cluster.snapshot import ClusterSnapshot
     from kubefence.engine.probes import Probe
     from kubefence.ir.addresses import IPAddress
     from kubefence.ir.model import Policy
@@ -252,9 +252,7 @@ def _family_first(snapshot: ClusterSnapshot, version: int) -> ClusterSnapshot:
         dataclasses.replace(p, ips=tuple(sorted(p.ips, key=lambda ip: ip.version != version)))
         for p in snapshot.pods
     ]
-    return ClusterSnapshot.build(
-        snapshot.namespaces.values(), pods, snapshot.nodes.values(), snapshot.services
-    )
+    return dataclasses.replace(snapshot, pods=tuple(pods))
 
 
 def _retry(

@@ -215,7 +215,7 @@ def lab_snapshot(plan: LabPlan, snapshot: ClusterSnapshot) -> ClusterSnapshot:
         raise LabError("the lab was built for other pods; build a lab for this input")
     pods = [_lab_pod(pod, by_key[pod.key], plan) for pod in snapshot.pods]
     nodes = [_lab_node(n, snapshot.nodes.get(n.name)) for n in plan.nodes]
-    return ClusterSnapshot.build(snapshot.namespaces.values(), pods, nodes, snapshot.services)
+    return dataclasses.replace(snapshot, pods=tuple(pods), nodes={n.name: n for n in nodes})
 
 
 def _lab_pod(pod: Pod, planned: PodPlan, plan: LabPlan) -> Pod:

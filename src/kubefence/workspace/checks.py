@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kubefence.cluster.objects import Workload
-from kubefence.cluster.snapshot import Namespace, Node, Pod, Service, ServiceAccount
+from kubefence.cluster.snapshot import EndpointSlice, Namespace, Node, Pod, Service, ServiceAccount
 from kubefence.dialects.base import GroupDef, NetworkSetDef, TierDef
 from kubefence.ir.diagnostics import Diagnostic, Severity
 from kubefence.ir.model import ORDERED_TIER_KINDS, Policy
@@ -36,7 +36,7 @@ def _identity(value: object) -> tuple[str, str, str]:
     if isinstance(value, NetworkSetDef):
         kind = "NetworkSet" if value.namespace is not None else "GlobalNetworkSet"
         return (f"Calico {kind}", value.namespace or "", value.name)
-    if isinstance(value, Pod | Service | ServiceAccount):
+    if isinstance(value, Pod | Service | ServiceAccount | EndpointSlice):
         return (type(value).__name__, value.namespace, value.name)
     assert isinstance(value, Namespace | Node)
     return (type(value).__name__, "", value.name)

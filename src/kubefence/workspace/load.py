@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, TextIO
 
 from kubefence.cluster.addressing import assign_addresses
 from kubefence.cluster.objects import CLUSTER_KINDS, Workload, parse_object
-from kubefence.cluster.snapshot import ClusterSnapshot, Namespace, Node, Pod, Service, ServiceAccount
+from kubefence.cluster.snapshot import (
+    ClusterSnapshot,
+    EndpointSlice,
+    Namespace,
+    Node,
+    Pod,
+    Service,
+    ServiceAccount,
+)
 from kubefence.dialects.base import Definition
 from kubefence.dialects.loader import Document, describe, load_paths
 from kubefence.dialects.registry import dialect_for, policy_kinds
@@ -123,6 +131,7 @@ _CORE_APIS: dict[str, tuple[str, ...]] = {
     "Node": ("v1",),
     "Service": ("v1",),
     "ServiceAccount": ("v1",),
+    "EndpointSlice": ("discovery.k8s.io/v1",),
     "ReplicationController": ("v1",),
     "Deployment": _APPS,
     "StatefulSet": _APPS,
@@ -176,6 +185,7 @@ def _assemble(collector: _Collector, values: list[object]) -> Workspace:
         nodes=nodes.values(),
         services=[v for v in values if isinstance(v, Service)],
         accounts=[v for v in values if isinstance(v, ServiceAccount)],
+        endpoint_slices=[v for v in values if isinstance(v, EndpointSlice)],
     )
     linked, link_notes = link(collector.policies, collector.definitions, snapshot)
     policies = tuple(sorted(linked, key=lambda p: p.order_key))

@@ -30,6 +30,7 @@ from kubefence.ir.model import (
     PodPeer,
     PodSelection,
     Rule,
+    ServicePeer,
 )
 from kubefence.ir.ports import NamedPort, PortRange, Protocol
 
@@ -446,15 +447,68 @@ def test_service_accounts_on_the_remote_side() -> None:
     )
 
 
-@pytest.mark.parametrize(("action", "effect"), [("Allow", "allows nothing"), ("Deny", "matches nothing")])
-def test_services_are_not_modelled_and_match_nothing(action: str, effect: str) -> None:
-    result = parse(
-        f"egress: [{{action: {action}, destination: {{services: {{name: api, namespace: y}}}}}}]\n"
+def test_services_name_the_endpoints_of_a_service() -> None:
+    """api policy_common.go ServiceMatch: "If left empty, the rule will match within this
+    policy's namespace"; felix/calc/rule_scanner.go: a destination Service's IP set includes
+    the endpoints' ports (``ServiceIncludePorts: true``), a source Service's does not."""
+    out = egress("{action: Allow, destination: {services: {name: api}}}")
+    assert out.peers == (ServicePeer("x", "api", ports=True),) and out.ports is None
+    out = egress("{action: Deny, protocol: TCP, destination: {services: {name: api, namespace: y}}}")
+    assert out.peers == (ServicePeer("y", "api", ports=True),)
+    assert out.ports == (PortRange(Protocol.TCP),)
+    inbound = ingress(
+        "{action: Allow, protocol: TCP, source: {services: {name: c}}, destination: {ports: [80]}}"
     )
-    assert result.policies[0].rules[0].peers == ()
-    (diag,) = result.diagnostics
-    assert diag.code == "not-modelled" and diag.field == "spec.egress[0].destination.services"
-    assert effect in diag.message
+    assert inbound.peers == (ServicePeer("x", "c"),) and inbound.ports == (PortRange(Protocol.TCP, 80, 80),)
+    assert egress("{action: Allow, destination: {services: {name: a, namespace: y}}}", GNP).peers == (
+        ServicePeer("y", "a", ports=True),
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec", "kind", "field", "fragment"),
+    [
+        pytest.param(
+            "egress: [{action: Allow, source: {services: {name: a}}}]",
+            NP,
+            "spec.egress[0].source.services",
+            "not allowed in egress rule source",
+            id="egress-source",
+        ),
+        pytest.param(
+            "ingress: [{action: Allow, destination: {services: {name: a}}}]",
+            NP,
+            "spec.ingress[0].destination.services",
+            "not allowed in ingress rule destination",
+            id="ingress-destination",
+        ),
+        pytest.param(
+            "egress: [{action: Allow, protocol: TCP, destination: {services: {name: a}, ports: [80]}}]",
+            NP,
+            "spec.egress[0].destination.ports",
+            "cannot be specified with services",
+            id="destination-ports",
+        ),
+        pytest.param(
+            "egress: [{action: Allow, destination: {services: {name: a}}}]",
+            GNP,
+            "spec.egress[0].destination.services.namespace",
+            "must specify a namespace",
+            id="global-namespace",
+        ),
+    ],
+)
+def test_services_refused_where_the_api_server_refuses_them(
+    spec: str, kind: str, field: str, fragment: str
+) -> None:
+    """libcalico-go validator.go validateNetworkPolicySpec / validateGlobalNetworkPolicySpec
+    (Services only in an egress rule's destination or an ingress rule's source; a global policy
+    names the namespace) and api policy_common.go ("ports and notPorts cannot be specified with
+    services")."""
+    result = parse(spec, kind)
+    found = [d for d in result.diagnostics if d.is_error]
+    assert any(d.field == field and fragment in d.message for d in found), found
+    assert not result.policies
 
 
 def test_local_nets_are_not_modelled() -> None:
@@ -487,8 +541,8 @@ def test_local_nets_are_not_modelled() -> None:
             id="syntax",
         ),
         pytest.param(
-            "{action: Allow, destination: {services: {name: s}, selector: has(a)}}",
-            "destination.selector",
+            "{action: Allow, source: {services: {name: s}, selector: has(a)}}",
+            "source.selector",
             "cannot be combined with services",
             id="services-exclusive",
         ),

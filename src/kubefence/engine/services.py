@@ -1,0 +1,138 @@
+"""Service peers (Calico ``services``) bound to the endpoints of their Service.
+
+Felix turns a rule's Service into an IP set built from the Service's EndpointSlices
+(felix/serviceindex/serviceindex.go ``membersFromEndpointSlice``): every endpoint address of
+every slice, whatever its conditions; in a destination, each address *with each port* of its
+slice (a slice port without a number adds nothing), in a source only the addresses
+(felix/calc/rule_scanner.go). So a destination Service becomes one rule per slice: the
+slice's addresses as /32 or /128 blocks, on the slice's ports (within the rule's protocol).
+
+The input's EndpointSlices of a Service are used when there are some. Otherwise the slices
+are what the EndpointSlice controller makes of the Service's selector: the pods of its
+namespace whose labels carry the selector, each on its ports' targetPorts (a named
+targetPort is looked up on the pod's container ports of the same protocol, and left out
+where the pod declares no such port; kubernetes pkg/api/v1/pod ``FindPort``). A Service
+that is not in the input, or has no selector and no slice, has no endpoints: the rule
+matches nothing, with a warning.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from kubefence.engine.tiers import NOTHING
+from kubefence.ir.addresses import IPAddress, IPBlock
+from kubefence.ir.diagnostics import Diagnostic, Severity
+from kubefence.ir.model import IPBlockPeer, Peer, Policy, Rule, ServicePeer
+from kubefence.ir.ports import PortRange, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from kubefence.cluster.snapshot import ClusterSnapshot, Pod, ServicePort
+    from kubefence.ir.ports import PortMatch
+
+__all__ = ["Endpoints", "bind_services", "has_services", "service_endpoints"]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    """One EndpointSlice's worth of endpoints: addresses that share the same ports."""
+
+    addresses: tuple[IPAddress, ...]
+    ports: tuple[tuple[Protocol, int], ...]
+
+
+def _target(pod: Pod, port: ServicePort) -> tuple[Protocol, int] | None:
+    if isinstance(port.target, int):
+        return port.protocol, port.target
+    for declared in pod.ports:
+        if declared.name == port.target and declared.protocol is port.protocol:
+            return port.protocol, declared.port
+    return None
+
+
+def service_endpoints(
+    snapshot: ClusterSnapshot, namespace: str, name: str
+) -> tuple[tuple[Endpoints, ...], str | None]:
+    """The endpoints of Service ``namespace/name`` grouped as slices, and why there are none
+    when the input cannot tell (None: the groups are what the cluster has)."""
+    slices = snapshot.slices_of(namespace, name)
+    if slices:
+        return tuple(
+            Endpoints(s.addresses, tuple((p.protocol, p.port) for p in s.ports if p.port is not None))
+            for s in slices
+        ), None
+    service = next((s for s in snapshot.services if (s.namespace, s.name) == (namespace, name)), None)
+    if service is None:
+        return (), f"Service {namespace}/{name} is not in the input"
+    if not service.selector:
+        return (), f"Service {namespace}/{name} has no selector and the input gives no EndpointSlice of it"
+    groups: dict[tuple[tuple[Protocol, int], ...], list[IPAddress]] = {}
+    for pod in snapshot.pods:
+        if pod.namespace == namespace and all(pod.labels.get(k) == v for k, v in service.selector.items()):
+            found = (_target(pod, port) for port in service.ports)
+            ports = tuple(sorted({p for p in found if p is not None}, key=lambda p: (p[0].value, p[1])))
+            groups.setdefault(ports, []).extend(pod.ips)
+    return tuple(Endpoints(tuple(addresses), ports) for ports, addresses in groups.items()), None
+
+
+def has_services(policy: Policy) -> bool:
+    return any(isinstance(p, ServicePeer) for r in policy.rules for p in r.peers)
+
+
+def _blocks(addresses: Sequence[IPAddress]) -> tuple[Peer, ...]:
+    unique = sorted(set(addresses), key=lambda a: (a.version, int(a)))
+    return tuple(IPBlockPeer(IPBlock(ipaddress.ip_network(a))) for a in unique) or (NOTHING,)
+
+
+def _within(
+    rule_ports: tuple[PortMatch, ...] | None, ports: Sequence[tuple[Protocol, int]]
+) -> tuple[PortRange, ...]:
+    """The slice's ports that the rule's own port matches (its protocol) also take."""
+    ranges = [m for m in rule_ports or () if isinstance(m, PortRange)]
+    return tuple(
+        PortRange(proto, number, number)
+        for proto, number in ports
+        if rule_ports is None or any(r.protocol is proto and r.start <= number <= r.end for r in ranges)
+    )
+
+
+def _bound(rule: Rule, peer: ServicePeer, groups: tuple[Endpoints, ...]) -> list[Rule]:
+    if not peer.ports:
+        return [replace(rule, peers=_blocks([a for g in groups for a in g.addresses]))]
+    parts = []
+    for group in groups:
+        ports = _within(rule.ports, group.ports)
+        if group.addresses and ports:
+            parts.append(replace(rule, peers=_blocks(group.addresses), ports=ports))
+    return parts or [replace(rule, peers=(NOTHING,))]
+
+
+def bind_services(policy: Policy, snapshot: ClusterSnapshot, notes: list[Diagnostic]) -> Policy:
+    """``policy`` with each rule naming a Service replaced by the rules of its endpoints (one
+    per slice, in the rule's place and with its number); a note for each Service the input
+    cannot resolve."""
+    rules: list[Rule] = []
+    for rule in policy.rules:
+        peer = next((p for p in rule.peers if isinstance(p, ServicePeer)), None)
+        if peer is None:
+            rules.append(rule)
+            continue
+        groups, missing = service_endpoints(snapshot, peer.namespace, peer.name)
+        if missing is not None:
+            notes.append(
+                Diagnostic(
+                    Severity.WARNING,
+                    "service-unresolved",
+                    f"{policy.key} {rule.label}: {missing}, so the rule matches no endpoint",
+                    rule.source.file,
+                    rule.source.line,
+                    None,
+                    rule.source.object,
+                )
+            )
+        rules += _bound(rule, peer, groups)
+    return replace(policy, rules=tuple(rules))
