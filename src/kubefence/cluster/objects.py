@@ -114,7 +114,7 @@ def _node(r: FieldReader) -> ClusterObject | None:
 
 
 def _service(r: FieldReader) -> ClusterObject | None:
-    name, namespace, _ = _meta(r, namespaced=True)
+    name, namespace, labels = _meta(r, namespaced=True)
     spec = r.mapping(r.doc.data, "spec", "spec") or {}
     selector = Labels(r.string_map(spec, "selector", "spec.selector"))
     ports: list[ServicePort] = []
@@ -122,7 +122,7 @@ def _service(r: FieldReader) -> ClusterObject | None:
         port = _service_port(r, item, path)
         if port is not None:
             ports.append(port)
-    return Service(namespace, name, selector, tuple(ports), r.source()) if name else None
+    return Service(namespace, name, selector, tuple(ports), r.source(), labels) if name else None
 
 
 def _service_port(r: FieldReader, item: Mapping[str, Any], path: str) -> ServicePort | None:

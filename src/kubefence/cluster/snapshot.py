@@ -99,13 +99,16 @@ class ServicePort:
 
 @dataclass(frozen=True, slots=True)
 class Service:
-    """A Service: its selector and ports (kept for later analyses; policies act after DNAT)."""
+    """A Service: its selector (empty: none, its endpoints come from EndpointSlices alone),
+    ports and own labels (what Cilium's ``k8sServiceSelector`` matches). Policies act after
+    DNAT; only Service rules (Calico ``services``, Cilium ``toServices``) read Services."""
 
     namespace: str
     name: str
     selector: Labels
     ports: tuple[ServicePort, ...] = ()
     source: Source | None = None
+    labels: Labels = field(default_factory=Labels)
 
 
 @dataclass(frozen=True, slots=True)

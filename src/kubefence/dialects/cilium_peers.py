@@ -30,6 +30,7 @@ from kubefence.ir.model import (
     Peer,
     PodPeer,
     PodSelection,
+    ServiceBackendsPeer,
 )
 from kubefence.ir.selectors import LabelSelector
 
@@ -128,10 +129,44 @@ class PeerReader:
             return self.nodes(seq, path)
         if stem == "FQDNs":
             return self.fqdns(seq, path)
-        what = {"Groups": "cloud-provider groups", "Services": "Kubernetes Services"}[stem]
+        if stem == "Services":
+            return self.services(seq, path)
         if seq:
-            self.not_modelled(path, f"{field} ({what}) is not modelled: it {_NONE_NOTE}", line)
+            self.not_modelled(path, f"{field} (cloud-provider groups) is not modelled: it {_NONE_NOTE}", line)
         return []
+
+    def services(self, seq: list[Any], path: str) -> list[Peer]:
+        """``toServices``: ``k8sServiceSelector`` (labels of the Service) wins over
+        ``k8sService`` (name) when an entry has both; an absent namespace is every namespace,
+        in a CiliumNetworkPolicy too (pkg/policy/k8s/service.go ``processRule``,
+        ``serviceRefMatches``, ``serviceSelectorMatches``)."""
+        out = (self.service(item, where) for _, where, item in self.r.items(seq, path))
+        return [peer for peer in out if peer is not None]
+
+    def service(self, item: Mapping[str, Any], where: str) -> Peer | None:
+        self.r.known(item, ("k8sService", "k8sServiceSelector"), where)
+        by_labels = self.r.mapping(item, "k8sServiceSelector", f"{where}.k8sServiceSelector")
+        by_name = self.r.mapping(item, "k8sService", f"{where}.k8sService")
+        if by_labels is None:
+            if by_name is None:
+                return None
+            at = f"{where}.k8sService"
+            self.r.known(by_name, ("serviceName", "namespace"), at)
+            name = self.r.string(by_name, "serviceName", f"{at}.serviceName") or ""
+            return ServiceBackendsPeer(
+                self.r.string(by_name, "namespace", f"{at}.namespace") or None, name=name
+            )
+        if by_name is not None:
+            message = "ignored: Cilium uses k8sServiceSelector when an entry has both"
+            self.r.warn(f"{where}.k8sService", message, self.r.line(item, "k8sService"), "ignored-field")
+        at = f"{where}.k8sServiceSelector"
+        self.r.known(by_labels, ("selector", "namespace"), at)
+        if by_labels.get("selector") is None:
+            line = self.r.line(item, "k8sServiceSelector")
+            self.r.error(f"{at}.selector", "required field is missing", line, "missing-field")
+        selector = self.r.selector(by_labels, "selector", f"{at}.selector")
+        namespace = self.r.string(by_labels, "namespace", f"{at}.namespace") or None
+        return ServiceBackendsPeer(namespace, selector=selector) if selector is not None else None
 
     def requires(self, item: Mapping[str, Any], field: str, path: str) -> None:
         if item.get(field):

@@ -61,6 +61,7 @@ class RuleReader:
         extra = ("toPorts", "icmps") if deny else ("toPorts", "icmps", "authentication")
         self.r.known(item, (*l3_fields(direction, deny), *extra), path)
         self.authentication(item, path)
+        self.services_alone(item, path)
         l3 = self.peers.read(item, path, direction, deny)
         groups = self.ports.groups(item, path, deny=deny, ingress=direction is Direction.INGRESS)
         peers: tuple[Peer, ...] = l3.peers
@@ -74,6 +75,18 @@ class RuleReader:
         return [
             Rule(direction, action, peers, g.ports, index, source, name, l7=g.l7, dns=g.dns) for g in groups
         ]
+
+    def services_alone(self, item: Mapping[str, Any], path: str) -> None:
+        """``toServices`` with ``toPorts``: the agent rejects the policy (pkg/policy/api
+        rule_validation.go: "Combining ToServices and ToPorts is not supported yet")."""
+        if item.get("toServices") and item.get("toPorts"):
+            self.r.error(
+                f"{path}.toPorts",
+                "toServices and toPorts cannot be combined in one rule: Cilium rejects the policy "
+                '("Combining ToServices and ToPorts is not supported yet") and enforces none of it',
+                self.r.line(item, "toPorts"),
+                "l3-combined",
+            )
 
     def authentication(self, item: Mapping[str, Any], path: str) -> None:
         if item.get("authentication") is not None:

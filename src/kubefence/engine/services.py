@@ -14,6 +14,11 @@ targetPort is looked up on the pod's container ports of the same protocol, and l
 where the pod declares no such port; kubernetes pkg/api/v1/pod ``FindPort``). A Service
 that is not in the input, or has no selector and no slice, has no endpoints: the rule
 matches nothing, with a warning.
+
+Cilium's ``toServices`` (``ServiceBackendsPeer``) names Services by name or by their own
+labels; a Service with a pod selector becomes that selector within the Service's namespace,
+one without becomes CIDRs of its endpoint addresses, which like every Cilium CIDR match only
+addresses outside the cluster (cilium/cilium pkg/policy/k8s/service.go ``processRule``).
 """
 
 from __future__ import annotations
@@ -25,16 +30,28 @@ from typing import TYPE_CHECKING
 from kubefence.engine.tiers import NOTHING
 from kubefence.ir.addresses import IPAddress, IPBlock
 from kubefence.ir.diagnostics import Diagnostic, Severity
-from kubefence.ir.model import IPBlockPeer, Peer, Policy, Rule, ServicePeer
+from kubefence.ir.model import (
+    ExternalBlockPeer,
+    IPBlockPeer,
+    LabelView,
+    Peer,
+    PodPeer,
+    PodSelection,
+    Policy,
+    Rule,
+    ServiceBackendsPeer,
+    ServicePeer,
+)
 from kubefence.ir.ports import PortRange, Protocol
+from kubefence.ir.selectors import LabelSelector
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
-    from kubefence.cluster.snapshot import ClusterSnapshot, Pod, ServicePort
+    from kubefence.cluster.snapshot import ClusterSnapshot, Pod, Service, ServicePort
     from kubefence.ir.ports import PortMatch
 
-__all__ = ["Endpoints", "bind_services", "has_services", "service_endpoints"]
+__all__ = ["Endpoints", "bind_services", "cilium_backends", "has_services", "service_endpoints"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,12 +97,45 @@ def service_endpoints(
 
 
 def has_services(policy: Policy) -> bool:
-    return any(isinstance(p, ServicePeer) for r in policy.rules for p in r.peers)
+    return any(isinstance(p, ServicePeer | ServiceBackendsPeer) for r in policy.rules for p in r.peers)
+
+
+def _named(peer: ServiceBackendsPeer, service: Service) -> bool:
+    if peer.namespace is not None and service.namespace != peer.namespace:
+        return False
+    if peer.name is not None:
+        return service.name == peer.name
+    return peer.selector is not None and peer.selector.matches(service.labels)
+
+
+def cilium_backends(
+    snapshot: ClusterSnapshot, peer: ServiceBackendsPeer
+) -> tuple[tuple[Peer, ...], str | None]:
+    """The peers Cilium makes of a ``toServices`` entry, and why there are none when the input
+    cannot tell."""
+    services = [s for s in snapshot.services if _named(peer, s)]
+    if not services:
+        return (), f"no Service of the input is the {str(peer).removeprefix('backends of ')}"
+    out: list[Peer] = []
+    for service in services:
+        if service.selector:
+            selector = LabelSelector.of(service.selector)
+            out.append(PodPeer(PodSelection(selector, namespace=service.namespace, view=LabelView.CNI)))
+            continue
+        addresses = {a for s in snapshot.slices_of(service.namespace, service.name) for a in s.addresses}
+        out += (ExternalBlockPeer(IPBlock(ipaddress.ip_network(a))) for a in _ordered(addresses))
+    if not out:
+        named = ", ".join(f"{s.namespace}/{s.name}" for s in services)
+        return (), f"Service {named} has no selector and no EndpointSlice with addresses"
+    return tuple(out), None
+
+
+def _ordered(addresses: Iterable[IPAddress]) -> list[IPAddress]:
+    return sorted(set(addresses), key=lambda a: (a.version, int(a)))
 
 
 def _blocks(addresses: Sequence[IPAddress]) -> tuple[Peer, ...]:
-    unique = sorted(set(addresses), key=lambda a: (a.version, int(a)))
-    return tuple(IPBlockPeer(IPBlock(ipaddress.ip_network(a))) for a in unique) or (NOTHING,)
+    return tuple(IPBlockPeer(IPBlock(ipaddress.ip_network(a))) for a in _ordered(addresses)) or (NOTHING,)
 
 
 def _within(
@@ -111,28 +161,45 @@ def _bound(rule: Rule, peer: ServicePeer, groups: tuple[Endpoints, ...]) -> list
     return parts or [replace(rule, peers=(NOTHING,))]
 
 
-def bind_services(policy: Policy, snapshot: ClusterSnapshot, notes: list[Diagnostic]) -> Policy:
-    """``policy`` with each rule naming a Service replaced by the rules of its endpoints (one
-    per slice, in the rule's place and with its number); a note for each Service the input
-    cannot resolve."""
-    rules: list[Rule] = []
-    for rule in policy.rules:
-        peer = next((p for p in rule.peers if isinstance(p, ServicePeer)), None)
-        if peer is None:
-            rules.append(rule)
-            continue
+def _bind_rule(rule: Rule, snapshot: ClusterSnapshot, unresolved: Callable[[Rule, str], None]) -> list[Rule]:
+    peer = next((p for p in rule.peers if isinstance(p, ServicePeer)), None)
+    if peer is not None:  # Calico: a Service is a rule's only peer
         groups, missing = service_endpoints(snapshot, peer.namespace, peer.name)
         if missing is not None:
-            notes.append(
-                Diagnostic(
-                    Severity.WARNING,
-                    "service-unresolved",
-                    f"{policy.key} {rule.label}: {missing}, so the rule matches no endpoint",
-                    rule.source.file,
-                    rule.source.line,
-                    None,
-                    rule.source.object,
-                )
+            unresolved(rule, missing)
+        return _bound(rule, peer, groups)
+    if not any(isinstance(p, ServiceBackendsPeer) for p in rule.peers):
+        return [rule]
+    peers: list[Peer] = []
+    for p in rule.peers:
+        if isinstance(p, ServiceBackendsPeer):
+            found, missing = cilium_backends(snapshot, p)
+            if missing is not None:
+                unresolved(rule, missing)
+            peers += found
+        else:
+            peers.append(p)
+    return [replace(rule, peers=tuple(peers) or (NOTHING,))]
+
+
+def bind_services(policy: Policy, snapshot: ClusterSnapshot, notes: list[Diagnostic]) -> Policy:
+    """``policy`` with its Service peers bound: a Calico rule naming a Service replaced by the
+    rules of its endpoints (one per slice, in the rule's place and with its number), Cilium's
+    ``toServices`` entries by the peers of their backends; a note for each Service the input
+    cannot resolve."""
+
+    def unresolved(rule: Rule, why: str) -> None:
+        notes.append(
+            Diagnostic(
+                Severity.WARNING,
+                "service-unresolved",
+                f"{policy.key} {rule.label}: {why}, so the rule matches no endpoint of it",
+                rule.source.file,
+                rule.source.line,
+                None,
+                rule.source.object,
             )
-        rules += _bound(rule, peer, groups)
+        )
+
+    rules = [bound for rule in policy.rules for bound in _bind_rule(rule, snapshot, unresolved)]
     return replace(policy, rules=tuple(rules))

@@ -65,6 +65,7 @@ __all__ = [
     "Policy",
     "RelativeNamespacePeer",
     "Rule",
+    "ServiceBackendsPeer",
     "ServicePeer",
     "Tier",
     "TierKind",
@@ -308,6 +309,24 @@ class ServicePeer:
 
 
 @dataclass(frozen=True, slots=True)
+class ServiceBackendsPeer:
+    """The backends of the Services a Cilium ``toServices`` entry names: by ``name`` or by a
+    ``selector`` on the Services' own labels, in ``namespace`` (None: every namespace). Cilium
+    turns a Service with a pod selector into that selector within its namespace, and one
+    without into CIDRs of its endpoint addresses (pkg/policy/k8s/service.go). Bound against the
+    snapshot before resolving (``engine.services``)."""
+
+    namespace: str | None
+    name: str | None = None
+    selector: LabelSelector | None = None
+
+    def __str__(self) -> str:
+        where = self.namespace or "any namespace"
+        what = f"Service {self.name}" if self.name is not None else f"Services [{self.selector}]"
+        return f"backends of {what} in {where}"
+
+
+@dataclass(frozen=True, slots=True)
 class RelativeNamespacePeer:
     """Antrea ``namespaces`` peers (§5.2), relative to the subject pod's namespace N: pods
     matching ``pod_selector`` in N itself (``same_labels`` empty: ``match: Self``) or in every
@@ -367,6 +386,7 @@ Peer = (
     | GroupRefPeer
     | NetworkSetPeer
     | ServicePeer
+    | ServiceBackendsPeer
     | RelativeNamespacePeer
     | NamespaceGatedPeer
     | CompoundPeer

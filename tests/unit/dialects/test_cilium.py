@@ -28,6 +28,7 @@ from kubefence.ir.model import (
     PodPeer,
     PodSelection,
     Rule,
+    ServiceBackendsPeer,
     TierKind,
 )
 from kubefence.ir.ports import PortRange, Protocol
@@ -343,7 +344,6 @@ def test_cnp_subject_namespace_is_replaced_by_the_policys() -> None:
 @pytest.mark.parametrize(
     ("rule", "fragment"),
     [
-        pytest.param("{toServices: [{k8sService: {serviceName: s}}]}", "toServices", id="services"),
         pytest.param("{toCIDRSet: [{cidrGroupRef: g}]}", "cidrGroupRef", id="cidr-group"),
         pytest.param("{toGroups: [{aws: {}}]}", "toGroups", id="groups"),
     ],
@@ -353,6 +353,53 @@ def test_unmodelled_peers_match_nothing_and_warn(rule: str, fragment: str) -> No
     result = parse(CNP, SEL + f"egress: [{rule}]")
     assert result.policies[0].rules[0].peers == ()
     assert any(d.code == "not-modelled" and fragment in str(d.field) for d in result.diagnostics)
+
+
+def test_to_services_name_services_by_name_or_by_their_labels() -> None:
+    """cilium/cilium pkg/policy/k8s/service.go: ``processRule`` takes k8sServiceSelector before
+    k8sService; ``serviceRefMatches``/``serviceSelectorMatches``: an empty namespace matches
+    every namespace; pkg/k8s/apis/cilium.io/utils/utils.go copies toServices unchanged (no
+    namespace defaulting, unlike toEndpoints)."""
+    spec = SEL + textwrap.dedent("""\
+        egress:
+        - toServices:
+          - k8sService: {serviceName: api}
+          - k8sServiceSelector: {selector: {matchLabels: {tier: db}}, namespace: data}
+          - k8sService: {serviceName: ignored}
+            k8sServiceSelector: {selector: {matchLabels: {a: b}}}
+        """)
+    result = parse(CNP, spec)
+    assert result.policies[0].rules[0].peers == (
+        ServiceBackendsPeer(None, name="api"),
+        ServiceBackendsPeer("data", selector=LabelSelector.of({"tier": "db"})),
+        ServiceBackendsPeer(None, selector=LabelSelector.of({"a": "b"})),
+    )
+    assert [d.code for d in result.diagnostics] == ["ignored-field"]
+
+
+@pytest.mark.parametrize(
+    ("rule", "field", "fragment"),
+    [
+        pytest.param(
+            "{toServices: [{k8sService: {serviceName: s}}], toPorts: [{ports: [{port: '80'}]}]}",
+            "toPorts",
+            "Combining ToServices and ToPorts",
+            id="with-ports",
+        ),
+        pytest.param(
+            "{toServices: [{k8sServiceSelector: {namespace: x}}]}",
+            "toServices[0].k8sServiceSelector.selector",
+            "required",
+            id="no-selector",
+        ),
+    ],
+)
+def test_to_services_refused_as_the_agent_refuses_them(rule: str, field: str, fragment: str) -> None:
+    """pkg/policy/api/rule_validation.go ``EgressRule.sanitize`` (``"ToServices": false`` in
+    l3DependentL4Support); the CRD requires a k8sServiceSelector's ``selector``."""
+    result = parse(CNP, SEL + f"egress: [{rule}]")
+    found = [d for d in result.diagnostics if d.is_error]
+    assert any(d.field == f"spec.egress[0].{field}" and fragment in d.message for d in found), found
 
 
 @pytest.mark.parametrize(
