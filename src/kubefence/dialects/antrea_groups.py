@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from kubefence.dialects.antrea_peers import Scope, ip_block_peer
 from kubefence.dialects.base import GroupDef
-from kubefence.ir.model import NodePeer, Peer, PodPeer
+from kubefence.ir.model import NodePeer, Peer, PodPeer, ServiceBackendsPeer
 from kubefence.ir.selectors import LabelSelector
 
 if TYPE_CHECKING:
@@ -97,8 +97,8 @@ def _members(r: FieldReader, spec: Mapping[str, Any], present: list[str], scope:
         )
         return []
     if "serviceReference" in present:
-        _service_reference(r, spec)
-        return []
+        backends = _service_reference(r, spec, scope)
+        return [backends] if backends is not None else []
     if "nodeSelector" in present:
         nodes = r.selector(spec, "nodeSelector", "spec.nodeSelector")
         return [NodePeer(nodes)] if nodes is not None else []
@@ -111,17 +111,17 @@ def _members(r: FieldReader, spec: Mapping[str, Any], present: list[str], scope:
     return []
 
 
-def _service_reference(r: FieldReader, spec: Mapping[str, Any]) -> None:
+def _service_reference(r: FieldReader, spec: Mapping[str, Any], scope: Scope) -> Peer | None:
+    """The pods the Service's selector picks in the Service's namespace, ports aside; a Service
+    without a selector gives no member (antrea pkg/controller/networkpolicy/clustergroup.go
+    ``serviceToGroupSelector``; docs/antrea-network-policy.md "serviceReference")."""
     value = r.mapping(spec, "serviceReference", "spec.serviceReference")
-    if value is not None:
-        r.known(value, ("name", "namespace"), "spec.serviceReference")
-    r.warn(
-        "spec.serviceReference",
-        "serviceReference (the backend pods of a Service) is not modelled: this group has no "
-        "members in kubefence's answers",
-        r.line(spec, "serviceReference"),
-        "not-modelled",
-    )
+    if value is None:
+        return None
+    r.known(value, ("name", "namespace"), "spec.serviceReference")
+    name = r.string(value, "name", "spec.serviceReference.name", required=True)
+    namespace = r.string(value, "namespace", "spec.serviceReference.namespace") or scope.namespace or ""
+    return ServiceBackendsPeer(namespace, name=name, outside_endpoints=False) if name else None
 
 
 def _ip_blocks(r: FieldReader, spec: Mapping[str, Any]) -> list[Peer]:

@@ -37,6 +37,7 @@ from kubefence.ir.model import (
     PodSelection,
     Policy,
     Rule,
+    ServiceBackendsPeer,
     Tier,
     TierKind,
 )
@@ -124,6 +125,13 @@ class Linker:
             )
             return []
         parts = [m.selection for m in members if isinstance(m, PodPeer)]
+        if any(isinstance(m, ServiceBackendsPeer) for m in members):
+            self.warn(
+                policy.source,
+                "not-modelled",
+                f"appliedTo {kind} {name} has a serviceReference: the backend pods of a Service as "
+                "policy subjects are not modelled, so the policy does not apply to them here",
+            )
         wide = tuple(s for s in parts if not _within_namespace(s, namespace))
         if kind == "Group" and wide:
             self.guards[object_id(policy)] = AppliedToGuard(

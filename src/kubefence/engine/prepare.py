@@ -37,11 +37,12 @@ from kubefence.ir.model import (
     RelativeNamespacePeer,
     Rule,
     leaf_peers,
+    map_peers,
 )
 from kubefence.ir.selectors import LabelSelector
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     from kubefence.cluster.snapshot import ClusterSnapshot
     from kubefence.ir.addresses import IPAddress
@@ -66,21 +67,6 @@ def _pattern(pattern: str) -> re.Pattern[str]:
 
 def fqdn_matches(pattern: str, name: str) -> bool:
     return _pattern(pattern).fullmatch(name.lower().rstrip(".")) is not None
-
-
-def _map_peers(rule: Rule, change: Callable[[Peer], Peer]) -> Rule:
-    peers = tuple(_deep(p, change) for p in rule.peers)
-    return rule if peers == rule.peers else replace(rule, peers=peers)
-
-
-def _deep(peer: Peer, change: Callable[[Peer], Peer]) -> Peer:
-    if isinstance(peer, CompoundPeer):
-        return CompoundPeer(
-            tuple(_deep(p, change) for p in peer.any_of),
-            tuple(_deep(p, change) for p in peer.all_of),
-            tuple(_deep(p, change) for p in peer.none_of),
-        )
-    return change(peer)
 
 
 def proxied_names(policies: Iterable[Policy]) -> frozenset[str]:
@@ -158,7 +144,7 @@ def _bind_dns(
                 missing = sorted(n for n in dns if n not in known and fqdn_matches(peer.pattern, n))
                 if missing:
                     notes.append(_unlearned(policy, rule, peer.pattern, missing))
-        rules.append(_map_peers(rule, bind))
+        rules.append(map_peers(rule, bind))
     return replace(policy, rules=tuple(rules))
 
 
@@ -179,7 +165,7 @@ def _ungated(policy: Policy, snapshot: ClusterSnapshot) -> Policy:
         labels = cni_namespace_labels(peer.namespace, snapshot.namespace_labels(peer.namespace))
         return peer.peer if peer.selector.matches(labels) else NOTHING
 
-    return replace(policy, rules=tuple(_map_peers(r, bind) for r in policy.rules))
+    return replace(policy, rules=tuple(map_peers(r, bind) for r in policy.rules))
 
 
 def _absolute(peer: RelativeNamespacePeer, namespace: str, ns_labels: Mapping[str, str]) -> Peer:
@@ -208,7 +194,7 @@ def _split(policy: Policy, snapshot: ClusterSnapshot) -> list[Policy]:
             return _absolute(peer, name, labels) if isinstance(peer, RelativeNamespacePeer) else peer
 
         part_subject = PodSelection(subject.pod_selector, namespace=name, view=subject.view)
-        rules = tuple(_map_peers(r, absolute) for r in policy.rules)
+        rules = tuple(map_peers(r, absolute) for r in policy.rules)
         out.append(replace(policy, subject=part_subject, rules=rules, part=policy.part * 100_000 + index))
     return out
 

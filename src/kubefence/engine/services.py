@@ -31,9 +31,9 @@ from kubefence.engine.tiers import NOTHING
 from kubefence.ir.addresses import IPAddress, IPBlock
 from kubefence.ir.diagnostics import Diagnostic, Severity
 from kubefence.ir.model import (
+    CompoundPeer,
     ExternalBlockPeer,
     IPBlockPeer,
-    LabelView,
     Peer,
     PodPeer,
     PodSelection,
@@ -41,6 +41,8 @@ from kubefence.ir.model import (
     Rule,
     ServiceBackendsPeer,
     ServicePeer,
+    leaf_peers,
+    map_peers,
 )
 from kubefence.ir.ports import PortRange, Protocol
 from kubefence.ir.selectors import LabelSelector
@@ -51,7 +53,7 @@ if TYPE_CHECKING:
     from kubefence.cluster.snapshot import ClusterSnapshot, Pod, Service, ServicePort
     from kubefence.ir.ports import PortMatch
 
-__all__ = ["Endpoints", "bind_services", "cilium_backends", "has_services", "service_endpoints"]
+__all__ = ["Endpoints", "bind_services", "has_services", "service_backends", "service_endpoints"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +99,9 @@ def service_endpoints(
 
 
 def has_services(policy: Policy) -> bool:
-    return any(isinstance(p, ServicePeer | ServiceBackendsPeer) for r in policy.rules for p in r.peers)
+    return any(
+        isinstance(p, ServicePeer | ServiceBackendsPeer) for r in policy.rules for p in leaf_peers(r.peers)
+    )
 
 
 def _named(peer: ServiceBackendsPeer, service: Service) -> bool:
@@ -108,24 +112,27 @@ def _named(peer: ServiceBackendsPeer, service: Service) -> bool:
     return peer.selector is not None and peer.selector.matches(service.labels)
 
 
-def cilium_backends(
+def service_backends(
     snapshot: ClusterSnapshot, peer: ServiceBackendsPeer
 ) -> tuple[tuple[Peer, ...], str | None]:
-    """The peers Cilium makes of a ``toServices`` entry, and why there are none when the input
-    cannot tell."""
+    """The peers of the backends ``peer`` names (Cilium ``toServices``, Antrea
+    ``serviceReference``), and why there are none when the input cannot tell."""
     services = [s for s in snapshot.services if _named(peer, s)]
     if not services:
         return (), f"no Service of the input is the {str(peer).removeprefix('backends of ')}"
     out: list[Peer] = []
     for service in services:
         if service.selector:
-            selector = LabelSelector.of(service.selector)
-            out.append(PodPeer(PodSelection(selector, namespace=service.namespace, view=LabelView.CNI)))
+            out.append(PodPeer(PodSelection(LabelSelector.of(service.selector), namespace=service.namespace)))
+            continue
+        if not peer.outside_endpoints:
             continue
         addresses = {a for s in snapshot.slices_of(service.namespace, service.name) for a in s.addresses}
         out += (ExternalBlockPeer(IPBlock(ipaddress.ip_network(a))) for a in _ordered(addresses))
     if not out:
         named = ", ".join(f"{s.namespace}/{s.name}" for s in services)
+        if not peer.outside_endpoints:
+            return (), f"Service {named} has no selector (a serviceReference to it has no members)"
         return (), f"Service {named} has no selector and no EndpointSlice with addresses"
     return tuple(out), None
 
@@ -168,18 +175,18 @@ def _bind_rule(rule: Rule, snapshot: ClusterSnapshot, unresolved: Callable[[Rule
         if missing is not None:
             unresolved(rule, missing)
         return _bound(rule, peer, groups)
-    if not any(isinstance(p, ServiceBackendsPeer) for p in rule.peers):
+    if not any(isinstance(p, ServiceBackendsPeer) for p in leaf_peers(rule.peers)):
         return [rule]
-    peers: list[Peer] = []
-    for p in rule.peers:
-        if isinstance(p, ServiceBackendsPeer):
-            found, missing = cilium_backends(snapshot, p)
-            if missing is not None:
-                unresolved(rule, missing)
-            peers += found
-        else:
-            peers.append(p)
-    return [replace(rule, peers=tuple(peers) or (NOTHING,))]
+
+    def bind(peer: Peer) -> Peer:
+        if not isinstance(peer, ServiceBackendsPeer):
+            return peer
+        found, missing = service_backends(snapshot, peer)
+        if missing is not None:
+            unresolved(rule, missing)
+        return found[0] if len(found) == 1 else CompoundPeer(any_of=found) if found else NOTHING
+
+    return [map_peers(rule, bind)]
 
 
 def bind_services(policy: Policy, snapshot: ClusterSnapshot, notes: list[Diagnostic]) -> Policy:

@@ -27,7 +27,7 @@ not a match.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from kubefence.ir.addresses import IPBlock
@@ -38,7 +38,7 @@ from kubefence.ir.provenance import Source
 from kubefence.ir.selectors import LabelSelector
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
 __all__ = [
     "ADMIN",
@@ -70,6 +70,7 @@ __all__ = [
     "Tier",
     "TierKind",
     "leaf_peers",
+    "map_peers",
 ]
 
 
@@ -310,15 +311,17 @@ class ServicePeer:
 
 @dataclass(frozen=True, slots=True)
 class ServiceBackendsPeer:
-    """The backends of the Services a Cilium ``toServices`` entry names: by ``name`` or by a
-    ``selector`` on the Services' own labels, in ``namespace`` (None: every namespace). Cilium
-    turns a Service with a pod selector into that selector within its namespace, and one
-    without into CIDRs of its endpoint addresses (pkg/policy/k8s/service.go). Bound against the
-    snapshot before resolving (``engine.services``)."""
+    """The backend pods of the Services named by ``name`` or by a ``selector`` on the Services'
+    own labels, in ``namespace`` (None: every namespace): the pods the Service's selector
+    picks in its namespace (Cilium ``toServices``, Antrea ``serviceReference``). A Service
+    without a selector gives its endpoint addresses as outside CIDRs when ``outside_endpoints``
+    (Cilium, pkg/policy/k8s/service.go), else nothing (Antrea). Bound against the snapshot
+    before resolving (``engine.services``)."""
 
     namespace: str | None
     name: str | None = None
     selector: LabelSelector | None = None
+    outside_endpoints: bool = True
 
     def __str__(self) -> str:
         where = self.namespace or "any namespace"
@@ -400,6 +403,23 @@ def leaf_peers(peers: Iterable[Peer]) -> Iterator[Peer]:
             yield from leaf_peers((*peer.any_of, *peer.all_of, *peer.none_of))
         else:
             yield peer
+
+
+def _deep(peer: Peer, change: Callable[[Peer], Peer]) -> Peer:
+    if isinstance(peer, CompoundPeer):
+        return CompoundPeer(
+            tuple(_deep(p, change) for p in peer.any_of),
+            tuple(_deep(p, change) for p in peer.all_of),
+            tuple(_deep(p, change) for p in peer.none_of),
+        )
+    return change(peer)
+
+
+def map_peers(rule: Rule, change: Callable[[Peer], Peer]) -> Rule:
+    """``rule`` with ``change`` applied to every peer that is not a CompoundPeer (inside compound
+    peers too); the same object when nothing changed."""
+    peers = tuple(_deep(p, change) for p in rule.peers)
+    return rule if peers == rule.peers else replace(rule, peers=peers)
 
 
 @dataclass(frozen=True, slots=True)

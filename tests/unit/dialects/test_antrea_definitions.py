@@ -15,7 +15,7 @@ from kubefence.dialects.base import GroupDef, ParseResult, TierDef
 from kubefence.dialects.loader import load_text
 from kubefence.dialects.registry import dialect_for
 from kubefence.ir.addresses import IPBlock
-from kubefence.ir.model import Action, IPBlockPeer, NodePeer, PodPeer, PodSelection
+from kubefence.ir.model import Action, IPBlockPeer, NodePeer, PodPeer, PodSelection, ServiceBackendsPeer
 from kubefence.ir.provenance import Source
 from kubefence.ir.selectors import LabelSelector
 
@@ -191,11 +191,16 @@ def test_invalid_groups(kind: str, spec: str, fragment: str) -> None:
     assert any(fragment in e for e in found), found
 
 
-def test_service_reference_group_has_no_members_with_warning() -> None:
-    """serviceReference (the Service's backend pods) is not modelled."""
-    result = parse(
-        "Group", "serviceReference: {name: svc, namespace: default}", meta="{name: g, namespace: default}"
-    )
+def test_service_reference_groups_the_backends_of_a_service() -> None:
+    """docs/antrea-network-policy.md ("serviceReference: Pods that serve as the backend for the
+    specified Service", no port assumed; Services without selectors are ignored) and
+    pkg/controller/networkpolicy/clustergroup.go ``serviceToGroupSelector``: the Service's
+    selector in the Service's namespace, bound against the snapshot (engine.services)."""
+    result = parse("Group", "serviceReference: {name: svc}", meta="{name: g, namespace: web}")
     (group,) = result.definitions
-    assert isinstance(group, GroupDef) and group.peers == ()
-    assert [(d.code, d.field) for d in result.diagnostics] == [("not-modelled", "spec.serviceReference")]
+    assert isinstance(group, GroupDef)
+    assert group.peers == (ServiceBackendsPeer("web", name="svc", outside_endpoints=False),)
+    assert result.diagnostics == ()
+    (cluster,) = parse("ClusterGroup", "serviceReference: {name: svc, namespace: db}").definitions
+    assert isinstance(cluster, GroupDef)
+    assert cluster.peers == (ServiceBackendsPeer("db", name="svc", outside_endpoints=False),)

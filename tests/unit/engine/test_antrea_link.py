@@ -118,6 +118,20 @@ def test_group_in_its_own_namespace_is_an_applied_to(tmp_path: Path) -> None:
     assert linked.subject.namespace == "x"
 
 
+def test_service_reference_group_as_applied_to_is_reported(tmp_path: Path) -> None:
+    """A serviceReference group as appliedTo (Antrea: the Service's backend pods) is not
+    modelled as a subject: the policy is reported instead of silently applying to nothing."""
+    workspace = load(
+        tmp_path,
+        group("ClusterGroup", "svc", "{serviceReference: {name: web, namespace: x}}"),
+        policy("ClusterNetworkPolicy", "  appliedTo: [{group: svc}]\n" + DROP),
+    )
+    assert workspace.policies == ()
+    assert [(d.code, "serviceReference" in d.message) for d in workspace.diagnostics] == [
+        ("not-modelled", True)
+    ]
+
+
 # -- childGroups nested more than one level ------------------------------------------------
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 
 from kubefence.cluster.snapshot import ClusterSnapshot, EndpointSlice, Pod, Service, ServicePort, SlicePort
-from kubefence.engine.services import Endpoints, bind_services, cilium_backends, service_endpoints
+from kubefence.engine.services import Endpoints, bind_services, service_backends, service_endpoints
 from kubefence.engine.tiers import NOTHING
 from kubefence.ir.addresses import IPBlock
 from kubefence.ir.diagnostics import Diagnostic
@@ -24,7 +24,6 @@ from kubefence.ir.model import (
     Direction,
     ExternalBlockPeer,
     IPBlockPeer,
-    LabelView,
     PodPeer,
     PodSelection,
     Policy,
@@ -130,7 +129,7 @@ def test_a_source_is_every_endpoint_address_on_the_rule_ports() -> None:
     assert only.ports == ports
 
 
-def test_cilium_backends_are_pod_selectors_or_outside_cidrs() -> None:
+def test_service_backends_are_pod_selectors_or_outside_cidrs() -> None:
     """cilium/cilium pkg/policy/k8s/service.go ``processRule``: a Service with a selector adds
     that selector with ``k8s:io.kubernetes.pod.namespace`` of the Service (``appendSelector``),
     one without adds its endpoints as generated toCIDRSet entries (``appendEndpoints``)."""
@@ -138,14 +137,24 @@ def test_cilium_backends_are_pod_selectors_or_outside_cidrs() -> None:
     api_b = Service("b", "api", Labels({"app": "api"}), labels=Labels({"tier": "edge"}))
     given = EndpointSlice("b", "ext-1", "ext", (ip("203.0.113.5"), ip("203.0.113.4")), (SlicePort(TCP, 443),))
     snap = snapshot(given, services=(API, api_b, ext))
-    in_a = PodPeer(PodSelection(LabelSelector.of({"app": "api"}), namespace="a", view=LabelView.CNI))
-    in_b = PodPeer(PodSelection(LabelSelector.of({"app": "api"}), namespace="b", view=LabelView.CNI))
-    assert cilium_backends(snap, ServiceBackendsPeer(None, name="api")) == ((in_a, in_b), None)
-    assert cilium_backends(snap, ServiceBackendsPeer("b", name="api")) == ((in_b,), None)
+    in_a = PodPeer(
+        PodSelection(
+            LabelSelector.of({"app": "api"}),
+            namespace="a",
+        )
+    )
+    in_b = PodPeer(
+        PodSelection(
+            LabelSelector.of({"app": "api"}),
+            namespace="b",
+        )
+    )
+    assert service_backends(snap, ServiceBackendsPeer(None, name="api")) == ((in_a, in_b), None)
+    assert service_backends(snap, ServiceBackendsPeer("b", name="api")) == ((in_b,), None)
     outside = tuple(ExternalBlockPeer(IPBlock(ipaddress.ip_network(f"203.0.113.{n}/32"))) for n in (4, 5))
     edge = ServiceBackendsPeer("b", selector=LabelSelector.of({"tier": "edge"}))
-    assert cilium_backends(snap, edge) == ((in_b, *outside), None)
-    none, why = cilium_backends(snap, ServiceBackendsPeer("c", name="api"))
+    assert service_backends(snap, edge) == ((in_b, *outside), None)
+    none, why = service_backends(snap, ServiceBackendsPeer("c", name="api"))
     assert none == () and why is not None and "no Service of the input" in why
-    bare, why = cilium_backends(snapshot(services=(ext,)), ServiceBackendsPeer("b", name="ext"))
+    bare, why = service_backends(snapshot(services=(ext,)), ServiceBackendsPeer("b", name="ext"))
     assert bare == () and why is not None and "no EndpointSlice" in why
