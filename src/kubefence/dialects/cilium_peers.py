@@ -51,11 +51,7 @@ _ENTITIES: dict[str, tuple[Entity, str | None]] = {
     "none": (Entity.NONE, None),
     "host": (Entity.HOST, None),
     "remote-node": (Entity.REMOTE_NODE, None),
-    "kube-apiserver": (
-        Entity.NODES,
-        "the API server is approximated by every node address: an API server outside the "
-        "nodes is not matched, and every node is",
-    ),
+    "kube-apiserver": (Entity.KUBE_APISERVER, None),
     "health": (Entity.NONE, f"Cilium health endpoints are not modelled: it {_NONE_NOTE}"),
     "init": (Entity.NONE, f"endpoints without an identity yet are not modelled: it {_NONE_NOTE}"),
     "unmanaged": (Entity.NONE, f"endpoints not managed by Cilium are not modelled: it {_NONE_NOTE}"),

@@ -83,6 +83,7 @@ def _entity_ok(snap: ClusterSnapshot, entity: Entity, remote: Remote, own: str |
         Entity.WORLD: outside,
         Entity.CLUSTER: not outside,
         Entity.NODES: on_node,
+        Entity.KUBE_APISERVER: on_node,  # bound before evaluating; unbound, the nodes
         Entity.HOST: on_node and node == own,
         Entity.REMOTE_NODE: on_node and node != own,
     }[entity]

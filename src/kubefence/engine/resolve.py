@@ -45,7 +45,8 @@ __all__ = ["Resolution", "iter_bits", "ports_of_rule"]
 
 _HOST = EntityPeer(Entity.HOST)
 _REMOTE_NODE = EntityPeer(Entity.REMOTE_NODE)
-_NODE_ENTITIES = frozenset({Entity.NODES, Entity.HOST, Entity.REMOTE_NODE})
+# KUBE_APISERVER is bound to the API server's endpoints before resolving; unbound, it is the nodes.
+_NODE_ENTITIES = frozenset({Entity.NODES, Entity.HOST, Entity.REMOTE_NODE, Entity.KUBE_APISERVER})
 
 
 def iter_bits(bits: int) -> Iterator[int]:

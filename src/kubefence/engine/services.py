@@ -15,6 +15,11 @@ where the pod declares no such port; kubernetes pkg/api/v1/pod ``FindPort``). A 
 that is not in the input, or has no selector and no slice, has no endpoints: the rule
 matches nothing, with a warning.
 
+Cilium's ``kube-apiserver`` entity is the endpoints of Service default/kubernetes: the agent's
+EndpointSlice watcher gives their addresses the ``reserved:kube-apiserver`` label (cilium/cilium
+pull 17823, issue 29432). Without such a slice in the input it is every node address, with a
+warning.
+
 Cilium's ``toServices`` (``ServiceBackendsPeer``) names Services by name or by their own
 labels; a Service with a pod selector becomes that selector within the Service's namespace,
 one without becomes CIDRs of its endpoint addresses, which like every Cilium CIDR match only
@@ -32,6 +37,8 @@ from kubefence.ir.addresses import IPAddress, IPBlock
 from kubefence.ir.diagnostics import Diagnostic, Severity
 from kubefence.ir.model import (
     CompoundPeer,
+    Entity,
+    EntityPeer,
     ExternalBlockPeer,
     IPBlockPeer,
     Peer,
@@ -53,7 +60,14 @@ if TYPE_CHECKING:
     from kubefence.cluster.snapshot import ClusterSnapshot, Pod, Service, ServicePort
     from kubefence.ir.ports import PortMatch
 
-__all__ = ["Endpoints", "bind_services", "has_services", "service_backends", "service_endpoints"]
+__all__ = [
+    "Endpoints",
+    "api_server",
+    "bind_services",
+    "has_services",
+    "service_backends",
+    "service_endpoints",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +112,28 @@ def service_endpoints(
     return tuple(Endpoints(tuple(addresses), ports) for ports, addresses in groups.items()), None
 
 
+_API_SERVER = EntityPeer(Entity.KUBE_APISERVER)
+
+
+def _bound_later(peer: Peer) -> bool:
+    return isinstance(peer, ServicePeer | ServiceBackendsPeer) or peer == _API_SERVER
+
+
 def has_services(policy: Policy) -> bool:
-    return any(
-        isinstance(p, ServicePeer | ServiceBackendsPeer) for r in policy.rules for p in leaf_peers(r.peers)
+    """Whether the policy names Services (or the API server, the endpoints of one)."""
+    return any(_bound_later(p) for r in policy.rules for p in leaf_peers(r.peers))
+
+
+def api_server(snapshot: ClusterSnapshot) -> tuple[Peer, str | None]:
+    """The peer of the API server's addresses, and a note when it is approximated."""
+    addresses = [a for s in snapshot.slices_of("default", "kubernetes") for a in s.addresses]
+    if addresses:
+        return CompoundPeer(any_of=_blocks(addresses)), None
+    why = (
+        "the input gives no EndpointSlice of Service default/kubernetes, so the kube-apiserver "
+        "entity is approximated by every node address"
     )
+    return EntityPeer(Entity.NODES), why
 
 
 def _named(peer: ServiceBackendsPeer, service: Service) -> bool:
@@ -168,17 +200,22 @@ def _bound(rule: Rule, peer: ServicePeer, groups: tuple[Endpoints, ...]) -> list
     return parts or [replace(rule, peers=(NOTHING,))]
 
 
-def _bind_rule(rule: Rule, snapshot: ClusterSnapshot, unresolved: Callable[[Rule, str], None]) -> list[Rule]:
+def _bind_rule(rule: Rule, snapshot: ClusterSnapshot, unresolved: Callable[..., None]) -> list[Rule]:
     peer = next((p for p in rule.peers if isinstance(p, ServicePeer)), None)
     if peer is not None:  # Calico: a Service is a rule's only peer
         groups, missing = service_endpoints(snapshot, peer.namespace, peer.name)
         if missing is not None:
             unresolved(rule, missing)
         return _bound(rule, peer, groups)
-    if not any(isinstance(p, ServiceBackendsPeer) for p in leaf_peers(rule.peers)):
+    if not any(_bound_later(p) for p in leaf_peers(rule.peers)):
         return [rule]
 
     def bind(peer: Peer) -> Peer:
+        if peer == _API_SERVER:
+            found_peer, note = api_server(snapshot)
+            if note is not None:
+                unresolved(rule, note, "not-modelled")
+            return found_peer
         if not isinstance(peer, ServiceBackendsPeer):
             return peer
         found, missing = service_backends(snapshot, peer)
@@ -195,12 +232,13 @@ def bind_services(policy: Policy, snapshot: ClusterSnapshot, notes: list[Diagnos
     ``toServices`` entries by the peers of their backends; a note for each Service the input
     cannot resolve."""
 
-    def unresolved(rule: Rule, why: str) -> None:
+    def unresolved(rule: Rule, why: str, code: str = "service-unresolved") -> None:
+        tail = ", so the rule matches no endpoint of it" if code == "service-unresolved" else ""
         notes.append(
             Diagnostic(
                 Severity.WARNING,
-                "service-unresolved",
-                f"{policy.key} {rule.label}: {why}, so the rule matches no endpoint of it",
+                code,
+                f"{policy.key} {rule.label}: {why}{tail}",
                 rule.source.file,
                 rule.source.line,
                 None,

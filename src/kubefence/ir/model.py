@@ -227,6 +227,7 @@ class Entity(enum.Enum):
     NODES = "nodes"  # every node address (host-network pods too)
     HOST = "host"  # the addresses of the subject's own node (and its host-network pods)
     REMOTE_NODE = "remote-node"  # the addresses of every other node
+    KUBE_APISERVER = "kube-apiserver"  # the endpoints of Service default/kubernetes (bound before resolving)
     ALL = "all"
     NONE = "none"
 

@@ -253,7 +253,7 @@ def test_enable_default_deny(flags: str, isolates: set[Direction]) -> None:
         ("none", Entity.NONE, False),
         ("host", Entity.HOST, False),
         ("remote-node", Entity.REMOTE_NODE, False),
-        ("kube-apiserver", Entity.NODES, True),
+        ("kube-apiserver", Entity.KUBE_APISERVER, False),  # bound to its endpoints later
         ("health", Entity.NONE, True),
         ("ingress", Entity.NONE, True),
     ],

@@ -15,13 +15,22 @@ from __future__ import annotations
 import ipaddress
 
 from kubefence.cluster.snapshot import ClusterSnapshot, EndpointSlice, Pod, Service, ServicePort, SlicePort
-from kubefence.engine.services import Endpoints, bind_services, service_backends, service_endpoints
+from kubefence.engine.services import (
+    Endpoints,
+    api_server,
+    bind_services,
+    service_backends,
+    service_endpoints,
+)
 from kubefence.engine.tiers import NOTHING
 from kubefence.ir.addresses import IPBlock
 from kubefence.ir.diagnostics import Diagnostic
 from kubefence.ir.model import (
     Action,
+    CompoundPeer,
     Direction,
+    Entity,
+    EntityPeer,
     ExternalBlockPeer,
     IPBlockPeer,
     PodPeer,
@@ -158,3 +167,19 @@ def test_service_backends_are_pod_selectors_or_outside_cidrs() -> None:
     assert none == () and why is not None and "no Service of the input" in why
     bare, why = service_backends(snapshot(services=(ext,)), ServiceBackendsPeer("b", name="ext"))
     assert bare == () and why is not None and "no EndpointSlice" in why
+
+
+def test_kube_apiserver_is_the_endpoints_of_the_kubernetes_service() -> None:
+    """cilium/cilium pull 17823 ("EP watcher associates a kube-apiserver backend IP with its
+    corresponding reserved:kube-apiserver label") and issue 29432 (the label's source is the
+    Endpoints / EndpointSlice watcher): the entity is the addresses of default/kubernetes."""
+    given = EndpointSlice("default", "kubernetes", "kubernetes", (ip("172.18.0.2"),), (SlicePort(TCP, 6443),))
+    peer, note = api_server(snapshot(given))
+    assert note is None
+    assert peer == CompoundPeer(any_of=(block("172.18.0.2/32"),))
+    fallback, why = api_server(snapshot())
+    assert fallback == EntityPeer(Entity.NODES) and why is not None and "approximated" in why
+    rule = Rule(Direction.EGRESS, Action.ALLOW, (EntityPeer(Entity.KUBE_APISERVER),), None, 0, SRC)
+    notes: list[Diagnostic] = []
+    (bound,) = bind_services(policy(rule), snapshot(), notes).rules
+    assert bound.peers == (EntityPeer(Entity.NODES),) and [n.code for n in notes] == ["not-modelled"]
