@@ -74,7 +74,8 @@ def assert_canonical_connections(connections: ConnectionSet) -> None:
     for proto, ports_set in connections.by_protocol:
         assert ports_set, "no empty entries"
         assert_canonical(ports_set)
-        assert proto.has_ports or ports_set.is_full
+        # ICMP and ICMPv6 hold message types (0-255); OTHER is whole or absent
+        assert ports_set.intervals[-1][1] <= proto.top if proto.numbered else ports_set.is_full
 
 
 # --- IntervalSet -------------------------------------------------------------------------------
@@ -171,7 +172,8 @@ def test_from_ranges_matches_model(ranges: list[PortRange]) -> None:
     edges = probes(*(IntervalSet.of((r.start, r.start), (r.end, r.end)) for r in ranges))
     for proto, port in connection_probes(result) + [(proto, p) for proto in Protocol for p in edges]:
         expected = any(
-            r.protocol is proto and (not proto.has_ports or r.start <= port <= r.end) for r in ranges
+            r.protocol is proto and (not proto.numbered or r.start <= port <= min(r.end, proto.top))
+            for r in ranges
         )
         assert result.contains(proto, port) == expected
 

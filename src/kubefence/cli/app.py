@@ -100,7 +100,12 @@ def check(
         str, typer.Option("--to", help="Destination: NAMESPACE/POD, NAMESPACE/WORKLOAD or an IP.")
     ],
     port: Annotated[
-        str, typer.Option("--port", help="PORT or PORT/PROTOCOL (TCP, UDP, SCTP); TCP by default.")
+        str,
+        typer.Option(
+            "--port",
+            help="PORT or PORT/PROTOCOL (TCP, UDP, SCTP; TCP by default), or an ICMP message type as "
+            "TYPE/ICMP or TYPE/ICMPv6 (8/ICMP: an echo request).",
+        ),
     ],
     output: Annotated[CheckOutput, typer.Option("--output", "-o", help="text or json.")] = CheckOutput.text,
     verbose: Verbose = False,
@@ -159,7 +164,8 @@ def matrix(
         list[str] | None,
         typer.Option(
             "--port",
-            help="Probe PORT/PROTOCOL (repeatable). Default: every port a policy or a container port names.",
+            help="Probe PORT/PROTOCOL (repeatable; TYPE/ICMP for an ICMP message type). Default: every "
+            "port a policy or a container port names.",
         ),
     ] = None,
     output: Annotated[

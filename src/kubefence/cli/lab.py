@@ -96,9 +96,13 @@ def _lab_errors() -> Iterator[None]:
 
 def _probes(ports: Sequence[str]) -> list[Probe]:
     try:
-        return [parse_probe(p) for p in ports]
+        probes = [parse_probe(p) for p in ports]
     except ValueError as e:
         raise fail(f"--port: {e}") from None
+    icmp = [str(p) for p in probes if not p.protocol.has_ports]
+    if icmp:
+        raise fail(f"--port: the lab sends TCP, UDP and SCTP probes only, not {', '.join(icmp)}")
+    return probes
 
 
 def _outside(texts: Sequence[str]) -> list[ipaddress.IPv4Address]:

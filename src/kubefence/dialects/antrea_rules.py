@@ -200,7 +200,7 @@ class RuleParser:
             )
 
     def protocol(self, item: Mapping[str, Any], path: str) -> list[PortMatch]:
-        """``{icmp: {...}}`` → every ICMP and ICMPv6 message; ``{igmp: ...}`` → nothing."""
+        """``{icmp: {...}}`` → ICMP and ICMPv6 messages (of a type); ``{igmp: ...}`` → nothing."""
         self.r.known(item, ("icmp", "igmp"), path)
         present = [k for k in ("icmp", "igmp") if item.get(k) is not None]
         if len(present) != 1:
@@ -221,17 +221,25 @@ class RuleParser:
         return self.icmp(value, f"{path}.icmp", self.r.line(item, "icmp"))
 
     def icmp(self, value: Mapping[str, Any], path: str, line: int) -> list[PortMatch]:
+        """``icmpType`` of ICMP and ICMPv6 (Antrea matches the type in both families); every
+        type without it. Codes are not modelled: every code of the type matches."""
         self.r.known(value, ("icmpType", "icmpCode"), path)
         icmp_type = self.r.integer(value, "icmpType", f"{path}.icmpType", 0, 255)
         icmp_code = self.r.integer(value, "icmpCode", f"{path}.icmpCode", 0, 255)
-        if icmp_type is not None or icmp_code is not None:
+        if icmp_code is not None:
+            what = f"every code of type {icmp_type}" if icmp_type is not None else "every ICMP message"
             self.r.warn(
-                path,
-                "ICMP type and code are not modelled: the entry is evaluated as matching every ICMP message",
+                f"{path}.icmpCode",
+                f"ICMP codes are not modelled: the entry matches {what}",
                 line,
                 "not-modelled",
             )
-        return [PortRange(Protocol.ICMP), PortRange(Protocol.ICMPV6)]
+        if icmp_type is None:
+            return [PortRange(Protocol.ICMP), PortRange(Protocol.ICMPV6)]
+        return [
+            PortRange(Protocol.ICMP, icmp_type, icmp_type),
+            PortRange(Protocol.ICMPV6, icmp_type, icmp_type),
+        ]
 
     # -- layer 7 ---------------------------------------------------------------------------
     def l7(self, item: Mapping[str, Any], path: str, action: Action | None) -> HTTPRule | None:

@@ -120,8 +120,8 @@ class RuleReader:
         action = self.action(item, path)
         protocol = self.protocol(item, "protocol", path)
         not_protocol = self.protocol(item, "notProtocol", path)
-        self.icmp(item, "icmp", path, protocol)
-        self.icmp(item, "notICMP", path, None)
+        icmp = self.icmp(item, "icmp", path, protocol)
+        not_icmp = self.icmp(item, "notICMP", path, protocol)
         source = read_entity(self.r, item, "source", f"{path}.source")
         destination = read_entity(self.r, item, "destination", f"{path}.destination")
         sides = self.sides(direction, source, destination)
@@ -140,10 +140,10 @@ class RuleReader:
             direction=direction,
             action=action,
             peers=(peer or remote_peer(sides.remote, self.namespace, family),),
-            ports=self.with_protocol(ports, protocol),
+            ports=icmp or self.with_protocol(ports, protocol),
             index=index,
             source=self.r.source(line),
-            except_ports=(*except_ports, *(self.with_protocol((), not_protocol) or ())),
+            except_ports=(*except_ports, *not_icmp, *(self.with_protocol((), not_protocol) or ())),
             l7=l7,
         )
         return CalicoRule(rule, local_restriction(sides.local))
@@ -204,28 +204,39 @@ class RuleReader:
             )
         return _Proto(proto, str(value), number)
 
-    def icmp(self, item: Mapping[str, Any], key: str, path: str, protocol: _Proto | None) -> None:
-        """``icmp``/``notICMP``: checked; type and code are not modelled (whole ICMP protocol)."""
+    def icmp(
+        self, item: Mapping[str, Any], key: str, path: str, protocol: _Proto | None
+    ) -> tuple[PortRange, ...]:
+        """``icmp``/``notICMP``: the ICMP (ICMPv6, after the rule's protocol) message type they
+        name, as a range of that protocol; a ``notICMP`` of a rule without an ICMP protocol
+        names the type of both. The code is not modelled: every code of the type matches."""
         fields = self.r.mapping(item, key, f"{path}.{key}")
         if fields is None:
-            return
+            return ()
         where, line = f"{path}.{key}", self.r.line(item, key)
         self.r.known(fields, ("type", "code"), where)
         kind = self.r.integer(fields, "type", f"{where}.type", 0, 254)
         code = self.r.integer(fields, "code", f"{where}.code", 0, 255)
         if "code" in fields and "type" not in fields:
             self.r.error(f"{where}.code", "ICMP code specified without an ICMP type", line)
-        if key == "icmp" and (protocol is None or protocol.protocol not in (Protocol.ICMP, Protocol.ICMPV6)):
+        icmp_protocol = protocol is not None and protocol.protocol.is_icmp
+        if key == "icmp" and not icmp_protocol:
             self.r.error(where, "rules that specify ICMP fields must set protocol to ICMP or ICMPv6", line)
-        if kind is None and code is None:
-            return
-        effect = "every ICMP type and code" if key == "icmp" else "not excluding any ICMP type or code"
-        self.r.warn(
-            where,
-            f"ICMP type/code matching is not modelled: the rule is read as {effect}",
-            line,
-            NOT_MODELLED,
+        if kind is None:
+            return ()
+        if code is not None:
+            self.r.warn(
+                f"{where}.code",
+                f"ICMP codes are not modelled: the rule is read as every code of type {kind}",
+                line,
+                NOT_MODELLED,
+            )
+        protocols = (
+            [protocol.protocol]
+            if protocol is not None and icmp_protocol
+            else [Protocol.ICMP, Protocol.ICMPV6]
         )
+        return tuple(PortRange(p, kind, kind) for p in protocols)
 
     # -- addresses -------------------------------------------------------------------------
     def family(

@@ -3,8 +3,8 @@
 ``protocol`` absent or ``ANY`` is TCP, UDP and SCTP; ``port`` ``"0"`` is every port and an
 absent ``port`` is an error (the agent rejects it: "port must be specified", pkg/policy/api
 rule_validation.go ``PortProtocol.Validate``); a port name takes the protocol of the container
-port when the protocol is ``ANY``. ICMP is matched by ``icmps`` only, by type, which kubefence
-does not model (every type matches); ``icmps`` and ``toPorts`` may not share a rule.
+port when the protocol is ``ANY``. ICMP is matched by ``icmps`` only, by message type (a number
+or a name); ``icmps`` and ``toPorts`` may not share a rule.
 
 What the agent's validation rejects in L7 rules is reported as an error too: HTTP, Kafka and
 generic L7 rules on a port whose protocol is not TCP (``ANY`` or absent included) or on port 0,
@@ -43,6 +43,56 @@ _PROXY_FIELDS = {
 _TRANSPORT = {p.value: p for p in PORT_PROTOCOLS}
 _EXTENDED = ("VRRP", "IGMP")
 _FAMILIES = {"IPv4": Protocol.ICMP, "IPv6": Protocol.ICMPV6}
+# ICMP and ICMPv6 message types by name (IANA "ICMP Type Numbers" / "ICMPv6 Parameters").
+_ICMP_NAMES: dict[Protocol, dict[str, int]] = {
+    Protocol.ICMP: {
+        "EchoReply": 0,
+        "DestinationUnreachable": 3,
+        "SourceQuench": 4,
+        "Redirect": 5,
+        "Echo": 8,
+        "EchoRequest": 8,
+        "RouterAdvertisement": 9,
+        "RouterSelection": 10,
+        "RouterSolicitation": 10,
+        "TimeExceeded": 11,
+        "ParameterProblem": 12,
+        "Timestamp": 13,
+        "TimestampReply": 14,
+        "Photuris": 40,
+        "ExtendedEchoRequest": 42,
+        "ExtendedEchoReply": 43,
+    },
+    Protocol.ICMPV6: {
+        "DestinationUnreachable": 1,
+        "PacketTooBig": 2,
+        "TimeExceeded": 3,
+        "ParameterProblem": 4,
+        "EchoRequest": 128,
+        "EchoReply": 129,
+        "MulticastListenerQuery": 130,
+        "MulticastListenerReport": 131,
+        "MulticastListenerDone": 132,
+        "RouterSolicitation": 133,
+        "RouterAdvertisement": 134,
+        "NeighborSolicitation": 135,
+        "NeighborAdvertisement": 136,
+        "RedirectMessage": 137,
+        "RouterRenumbering": 138,
+        "ICMPNodeInformationQuery": 139,
+        "ICMPNodeInformationResponse": 140,
+        "InverseNeighborDiscoverySolicitation": 141,
+        "InverseNeighborDiscoveryAdvertisement": 142,
+        "HomeAgentAddressDiscoveryRequest": 144,
+        "HomeAgentAddressDiscoveryReply": 145,
+        "MobilePrefixSolicitation": 146,
+        "MobilePrefixAdvertisement": 147,
+        "DuplicateAddressRequestCodeSuffix": 157,
+        "DuplicateAddressConfirmationCodeSuffix": 158,
+        "ExtendedEchoRequest": 160,
+        "ExtendedEchoReply": 161,
+    },
+}
 _REJECTED = " Cilium rejects the policy and enforces none of it"
 
 
@@ -278,12 +328,15 @@ class PortReader:
             self.r.known(entry, ("fields",), e_path)
             fields = self.r.sequence(entry, "fields", f"{e_path}.fields", required=True)
             for j, f_path, field in self.r.items(fields, f"{e_path}.fields"):
-                proto = self.icmp_field(field, f_path, self.r.line(fields, j))
-                if proto is not None:
-                    out.append(PortRange(proto))
+                found = self.icmp_field(field, f_path, self.r.line(fields, j))
+                if found is not None:
+                    out.append(found)
         return out
 
-    def icmp_field(self, field: Mapping[str, Any], path: str, line: int) -> Protocol | None:
+    def icmp_field(self, field: Mapping[str, Any], path: str, line: int) -> PortRange | None:
+        """One ICMP field: its family's protocol, on the type it names (a number, or a name of
+        the IANA registry in CamelCase, as Cilium accepts since 1.16); an unknown name is read
+        as every type of the family, with a warning."""
         self.r.known(field, ("family", "type"), path)
         family = field.get("family", "IPv4")
         kind = field.get("type")
@@ -304,10 +357,13 @@ class PortReader:
             )
             return None
         proto = _FAMILIES[family]
-        self.r.warn(
-            f"{path}.type",
-            f"ICMP types are not modelled: {proto.value} type {kind} is read as every {proto.value} type",
-            self.r.line(field, "type"),
-            "not-modelled",
-        )
-        return proto
+        number = kind if isinstance(kind, int) else _ICMP_NAMES[proto].get(str(kind))
+        if number is None:
+            self.r.warn(
+                f"{path}.type",
+                f"unknown {proto.value} type name {kind!r}: the rule is read as every {proto.value} type",
+                self.r.line(field, "type"),
+                "not-modelled",
+            )
+            return PortRange(proto)
+        return PortRange(proto, number, number)

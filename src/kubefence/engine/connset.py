@@ -11,8 +11,8 @@ Invariants:
   and ``MIN_PORT <= start <= end <= MAX_PORT`` holds for every interval.
 * ``ConnectionSet.by_protocol`` is sorted in :class:`Protocol` declaration order, holds at most
   one entry per protocol and no empty entry.
-* A port-less protocol (ICMP, ICMPv6, OTHER) is absent or maps to the full port range; port
-  numbers given for it are ignored.
+* ICMP and ICMPv6 hold message types, within ``0..255``; OTHER (every other IP protocol) is
+  absent or maps to the full range, and numbers given for it are ignored.
 
 Every operation is a linear merge over the intervals; no per-port sets are ever built.
 """
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import TYPE_CHECKING, TypedDict
 
-from kubefence.ir.ports import MAX_PORT, MIN_PORT, PortRange, Protocol
+from kubefence.ir.ports import MAX_ICMP_TYPE, MAX_PORT, MIN_PORT, PortRange, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -209,6 +209,7 @@ def _intervals(intervals: _Intervals) -> IntervalSet:
 
 _EMPTY_PORTS = IntervalSet()
 _FULL_PORTS = IntervalSet(_FULL_INTERVALS)
+_FULL_ICMP = IntervalSet(((MIN_PORT, MAX_ICMP_TYPE),))
 
 
 # --- ConnectionSet -----------------------------------------------------------------------------
@@ -216,10 +217,21 @@ _FULL_PORTS = IntervalSet(_FULL_INTERVALS)
 _Entries = tuple[tuple[Protocol, IntervalSet], ...]
 
 
+def _full(protocol: Protocol) -> IntervalSet:
+    """Every number of ``protocol``: its ports, its ICMP types, or the full range for OTHER."""
+    return _FULL_ICMP if protocol.is_icmp else _FULL_PORTS
+
+
+def _fits(protocol: Protocol, ports: IntervalSet) -> bool:
+    if not protocol.numbered:
+        return ports.is_full
+    return ports.intervals[-1][1] <= protocol.top
+
+
 def _valid_entries(entries: _Entries) -> bool:
     ranks = [_RANK[proto] for proto, _ in entries]
     ordered = all(a < b for a, b in pairwise(ranks))
-    return ordered and all(ports and (proto.has_ports or ports.is_full) for proto, ports in entries)
+    return ordered and all(ports and _fits(proto, ports) for proto, ports in entries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,16 +254,16 @@ class ConnectionSet:
 
     @staticmethod
     def of_protocol(protocol: Protocol) -> ConnectionSet:
-        """Every port of ``protocol`` (the whole protocol for port-less ones)."""
-        return _connections(((protocol, _FULL_PORTS),))
+        """Every port (ICMP type) of ``protocol``; the whole protocol for OTHER."""
+        return _connections(((protocol, _full(protocol)),))
 
     @staticmethod
     def of_port(protocol: Protocol, port: int) -> ConnectionSet:
-        """One port of ``protocol``; the port is ignored for port-less protocols."""
-        if not protocol.has_ports:
+        """One port (ICMP type) of ``protocol``; the number is ignored for OTHER."""
+        if not protocol.numbered:
             return ConnectionSet.of_protocol(protocol)
-        if not MIN_PORT <= port <= MAX_PORT:
-            raise ValueError(f"port {port} outside {MIN_PORT}..{MAX_PORT}")
+        if not MIN_PORT <= port <= protocol.top:
+            raise ValueError(f"number {port} outside {MIN_PORT}..{protocol.top} for {protocol.value}")
         return _connections(((protocol, _intervals(((port, port),))),))
 
     @staticmethod
@@ -264,8 +276,10 @@ class ConnectionSet:
         """The union of ``ranges``."""
         grouped: dict[Protocol, list[tuple[int, int]]] = {}
         for r in ranges:
-            pair = (r.start, r.end) if r.protocol.has_ports else (MIN_PORT, MAX_PORT)
-            grouped.setdefault(r.protocol, []).append(pair)
+            proto = r.protocol
+            pair = (r.start, min(r.end, proto.top)) if proto.numbered else (MIN_PORT, MAX_PORT)
+            if pair[0] <= pair[1]:
+                grouped.setdefault(proto, []).append(pair)
         return _connections(tuple((p, IntervalSet.of(*grouped[p])) for p in _PROTOCOLS if p in grouped))
 
     def _combine(
@@ -300,16 +314,17 @@ class ConnectionSet:
         return self is _EVERYTHING or self.by_protocol == _EVERYTHING.by_protocol
 
     def ports(self, protocol: Protocol) -> IntervalSet:
-        """The ports admitted for ``protocol`` (full or empty for port-less protocols)."""
+        """The ports (ICMP types) admitted for ``protocol`` (full or empty for OTHER)."""
         for proto, ports in self.by_protocol:
             if proto is protocol:
                 return ports
         return _EMPTY_PORTS
 
     def contains(self, protocol: Protocol, port: int) -> bool:
-        """Whether ``port``/``protocol`` is in the set; ``port`` is ignored for port-less protocols."""
+        """Whether ``port``/``protocol`` (an ICMP type for ICMP) is in the set; the number is
+        ignored for OTHER."""
         ports = self.ports(protocol)
-        return port in ports if protocol.has_ports else bool(ports)
+        return port in ports if protocol.numbered else bool(ports)
 
     def protocols(self) -> tuple[Protocol, ...]:
         return tuple(proto for proto, _ in self.by_protocol)
@@ -320,7 +335,7 @@ class ConnectionSet:
 
     def to_json(self) -> list[JsonConnection]:
         return [
-            {"protocol": proto.value, "ports": [[s, e] for s, e in ports] if proto.has_ports else None}
+            {"protocol": proto.value, "ports": [[s, e] for s, e in ports] if proto.numbered else None}
             for proto, ports in self.by_protocol
         ]
 
@@ -329,7 +344,13 @@ class ConnectionSet:
             return "nothing"
         if self.is_all:
             return "all traffic"
-        return ", ".join(str(r) if r.protocol.has_ports else r.protocol.value for r in self.ranges())
+        return ", ".join(_text(r) for r in self.ranges())
+
+
+def _text(r: PortRange) -> str:
+    """A range as text; a whole ICMP/ICMPv6/OTHER entry is just the protocol's name."""
+    whole = r.start == MIN_PORT and r.end >= r.protocol.top
+    return r.protocol.value if not r.protocol.has_ports and whole else str(r)
 
 
 def _connections(entries: _Entries) -> ConnectionSet:
@@ -343,4 +364,4 @@ def _connections(entries: _Entries) -> ConnectionSet:
 
 
 _NOTHING = ConnectionSet()
-_EVERYTHING = ConnectionSet(tuple((proto, _FULL_PORTS) for proto in _PROTOCOLS))
+_EVERYTHING = ConnectionSet(tuple((proto, _full(proto)) for proto in _PROTOCOLS))

@@ -134,7 +134,7 @@ def _match_ok(m: PortMatch, dst: Pod | None, proto: Protocol, port: int) -> bool
             cp.name == m.name and cp.port == port and cp.protocol is proto and m.protocol in (None, proto)
             for cp in dst.ports
         )
-    return m.protocol is proto and (not proto.has_ports or m.start <= port <= m.end)
+    return m.protocol is proto and (not proto.numbered or m.start <= port <= m.end)
 
 
 def port_ok(rule: Rule, dst: Pod | None, proto: Protocol, port: int) -> bool:

@@ -18,7 +18,7 @@ __all__ = ["Probe", "default_probes", "parse_probe"]
 
 @dataclass(frozen=True, slots=True, order=True)
 class Probe:
-    """One destination port of one protocol."""
+    """One destination port of one protocol (for ICMP and ICMPv6, one message type)."""
 
     port: int
     protocol: Protocol
@@ -31,17 +31,22 @@ class Probe:
 
 
 def parse_probe(text: str) -> Probe:
-    """``80``, ``80/TCP``, ``53/udp`` → Probe; ValueError with a readable message otherwise."""
+    """``80``, ``80/TCP``, ``53/udp``, ``8/ICMP`` (an ICMP message type: 8 is an echo request)
+    → Probe; ValueError with a readable message otherwise."""
     port_text, _, proto_text = text.strip().partition("/")
     try:
         port = int(port_text)
     except ValueError:
-        raise ValueError(f"invalid port {text!r}: expected PORT or PORT/PROTOCOL, e.g. 80/TCP") from None
-    if not 1 <= port <= MAX_PORT:
-        raise ValueError(f"invalid port {text!r}: {port} is out of range 1-65535")
+        raise ValueError(
+            f"invalid port {text!r}: expected PORT or PORT/PROTOCOL, e.g. 80/TCP (or TYPE/ICMP, e.g. 8/ICMP)"
+        ) from None
     protocol = Protocol.parse(proto_text) if proto_text else Protocol.TCP
-    if not protocol.has_ports:
-        raise ValueError(f"invalid port {text!r}: protocol must be TCP, UDP or SCTP")
+    if not protocol.numbered:
+        raise ValueError(f"invalid port {text!r}: protocol must be TCP, UDP, SCTP, ICMP or ICMPv6")
+    if protocol.is_icmp and not 0 <= port <= protocol.top:
+        raise ValueError(f"invalid ICMP type {text!r}: {port} is out of range 0-{protocol.top}")
+    if not protocol.is_icmp and not 1 <= port <= MAX_PORT:
+        raise ValueError(f"invalid port {text!r}: {port} is out of range 1-65535")
     return Probe(port, protocol)
 
 

@@ -12,6 +12,7 @@ import enum
 from dataclasses import dataclass
 
 __all__ = [
+    "MAX_ICMP_TYPE",
     "MAX_PORT",
     "MIN_PORT",
     "PORT_PROTOCOLS",
@@ -24,6 +25,7 @@ __all__ = [
 
 MIN_PORT = 0
 MAX_PORT = 65535
+MAX_ICMP_TYPE = 255
 
 
 class Protocol(enum.Enum):
@@ -40,13 +42,28 @@ class Protocol(enum.Enum):
     def has_ports(self) -> bool:
         return self in (Protocol.TCP, Protocol.UDP, Protocol.SCTP)
 
+    @property
+    def is_icmp(self) -> bool:
+        return self in (Protocol.ICMP, Protocol.ICMPV6)
+
+    @property
+    def numbered(self) -> bool:
+        """Whether flows of this protocol carry a number policies match: a port, or for ICMP
+        and ICMPv6 the message type (its code is not modelled)."""
+        return self is not Protocol.OTHER
+
+    @property
+    def top(self) -> int:
+        """The largest number of this protocol: 65535 for ports, 255 for ICMP types."""
+        return MAX_ICMP_TYPE if self.is_icmp else MAX_PORT
+
     @classmethod
     def parse(cls, text: str) -> Protocol:
         """Case-insensitive look-up by name (``tcp``, ``SCTP``, ``icmpv6``); ValueError otherwise."""
         for proto in cls:
             if proto.value.upper() == text.upper():
                 return proto
-        raise ValueError(f"unknown protocol {text!r} (expected TCP, UDP or SCTP)")
+        raise ValueError(f"unknown protocol {text!r} (expected TCP, UDP, SCTP, ICMP or ICMPv6)")
 
 
 PORT_PROTOCOLS = (Protocol.TCP, Protocol.UDP, Protocol.SCTP)
@@ -54,18 +71,23 @@ PORT_PROTOCOLS = (Protocol.TCP, Protocol.UDP, Protocol.SCTP)
 
 @dataclass(frozen=True, slots=True)
 class PortRange:
-    """``start..end`` inclusive of one protocol. Port-less protocols use the full range."""
+    """``start..end`` inclusive of one protocol: ports, or for ICMP and ICMPv6 message types
+    (0-255; the default full range is every type). OTHER uses the full range."""
 
     protocol: Protocol
     start: int = MIN_PORT
     end: int = MAX_PORT
 
     def __str__(self) -> str:
-        if self.start == MIN_PORT and self.end == MAX_PORT:
-            return f"all {self.protocol.value}"
+        proto = self.protocol
+        if (self.start == MIN_PORT and self.end >= proto.top) or not proto.numbered:
+            return f"all {proto.value}"
+        if proto.is_icmp:
+            what = f"type {self.start}" if self.start == self.end else f"types {self.start}-{self.end}"
+            return f"{proto.value} {what}"
         if self.start == self.end:
-            return f"{self.start}/{self.protocol.value}"
-        return f"{self.start}-{self.end}/{self.protocol.value}"
+            return f"{self.start}/{proto.value}"
+        return f"{self.start}-{self.end}/{proto.value}"
 
 
 @dataclass(frozen=True, slots=True)

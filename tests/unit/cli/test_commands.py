@@ -105,9 +105,14 @@ def test_check_outside_ip_and_self(runner: CliRunner, tmp_path: Path) -> None:
             ["--from", "a/server", "--to", "a/server", "--port", "http"], "invalid port", id="bad-port"
         ),
         pytest.param(
-            ["--from", "a/server", "--to", "a/server", "--port", "80/ICMP"],
-            "TCP, UDP or SCTP",
+            ["--from", "a/server", "--to", "a/server", "--port", "80/GRE"],
+            "TCP, UDP, SCTP, ICMP or ICMPv6",
             id="bad-proto",
+        ),
+        pytest.param(
+            ["--from", "a/server", "--to", "a/server", "--port", "300/ICMP"],
+            "out of range 0-255",
+            id="bad-icmp-type",
         ),
         pytest.param(
             ["--from", "server", "--to", "a/server", "--port", "80"], "NAMESPACE/POD", id="no-namespace"

@@ -221,6 +221,11 @@ def test_to_services_matches_nothing_with_warning() -> None:
             id="icmp-both-families",
         ),
         pytest.param(
+            "protocols: [{icmp: {icmpType: 8, icmpCode: 0}}]",
+            (PortRange(Protocol.ICMP, 8, 8), PortRange(Protocol.ICMPV6, 8, 8)),
+            id="icmp-type",
+        ),
+        pytest.param(
             "ports: [{port: 80}]\n  protocols: [{icmp: {}}]",
             (PortRange(Protocol.TCP, 80, 80), PortRange(Protocol.ICMP), PortRange(Protocol.ICMPV6)),
             id="ports-and-protocols",
@@ -242,7 +247,9 @@ def test_ports_and_protocols(rules: str, ports: object) -> None:
             "ports: [{port: 80, sourcePort: 1000}]", "spec.egress[0].ports[0].sourcePort", id="source-port"
         ),
         pytest.param(
-            "protocols: [{icmp: {icmpType: 8}}]", "spec.egress[0].protocols[0].icmp", id="icmp-type"
+            "protocols: [{icmp: {icmpType: 8, icmpCode: 0}}]",
+            "spec.egress[0].protocols[0].icmp.icmpCode",
+            id="icmp-code",
         ),
         pytest.param("protocols: [{igmp: {}}]", "spec.egress[0].protocols[0].igmp", id="igmp"),
     ],

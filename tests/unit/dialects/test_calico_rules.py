@@ -242,15 +242,22 @@ def test_port_and_protocol_errors(rule: str, field: str, fragment: str) -> None:
 # -- ICMP --------------------------------------------------------------------------------------
 
 
-def test_icmp_type_and_code_are_read_as_whole_protocol() -> None:
+def test_icmp_types_are_matched_and_codes_read_as_every_code() -> None:
+    """api policy_common.go ICMPFields (``type`` 0-254, ``code`` needs ``type``) and
+    ``notICMP``: the rule matches the ICMP message type it names; codes are not modelled (a
+    warning: every code of the type). notICMP takes the rule's ICMP protocol, else both."""
     result = parse(
         "ingress: [{action: Allow, protocol: ICMP, icmp: {type: 8, code: 0}, notICMP: {type: 3}}]\n"
     )
-    assert result.policies[0].rules[0].ports == (PortRange(Protocol.ICMP),)
-    assert [(d.code, d.field) for d in result.diagnostics] == [
-        ("not-modelled", "spec.ingress[0].icmp"),
-        ("not-modelled", "spec.ingress[0].notICMP"),
-    ]
+    (rule,) = result.policies[0].rules
+    assert rule.ports == (PortRange(Protocol.ICMP, 8, 8),)
+    assert rule.except_ports == (PortRange(Protocol.ICMP, 3, 3),)
+    assert [(d.code, d.field) for d in result.diagnostics] == [("not-modelled", "spec.ingress[0].icmp.code")]
+    v6 = ingress("{action: Deny, protocol: ICMPv6, icmp: {type: 128}}")
+    assert v6.ports == (PortRange(Protocol.ICMPV6, 128, 128),)
+    other = ingress("{action: Allow, notICMP: {type: 0}}")
+    assert other.ports is None
+    assert other.except_ports == (PortRange(Protocol.ICMP, 0, 0), PortRange(Protocol.ICMPV6, 0, 0))
 
 
 @pytest.mark.parametrize(

@@ -68,17 +68,23 @@ def test_port_forms(port: str, expected: tuple[object, ...]) -> None:
 
 
 def test_several_entries_and_icmps_are_unioned() -> None:
-    """§4.7: toPorts entries are alternatives; icmps add ICMP (every type: types not modelled)."""
+    """§4.7: toPorts entries are alternatives; icmps add the ICMP types they name, by number or
+    by name (cilium/cilium pkg/policy/api/icmp.go ICMPField: ``family`` IPv4 by default,
+    ``type`` 0-255; CamelCase names map to the IANA type numbers, EchoRequest is 128 in IPv6)."""
     result = parse(
         SEL + "egress: [{toPorts: [{ports: [{port: '53', protocol: UDP}]}, {ports: [{port: '53', "
         "protocol: UDP}, {port: '443', protocol: TCP}]}]}, {icmps: [{fields: [{type: 8}, "
-        "{family: IPv6, type: EchoRequest}]}]}]"
+        "{family: IPv6, type: EchoRequest}, {type: NoSuchName}]}]}]"
     )
     ports, icmps = result.policies[0].rules
     assert ports.peers == icmps.peers == (AnyPeer(),)
     assert ports.ports == (PortRange(Protocol.UDP, 53, 53), PortRange(Protocol.TCP, 443, 443))
-    assert icmps.ports == (PortRange(Protocol.ICMP), PortRange(Protocol.ICMPV6))
-    assert sum(d.code == "not-modelled" for d in result.diagnostics) == 2
+    assert icmps.ports == (
+        PortRange(Protocol.ICMP, 8, 8),
+        PortRange(Protocol.ICMPV6, 128, 128),
+        PortRange(Protocol.ICMP),
+    )
+    assert [d.code for d in result.diagnostics] == ["not-modelled"]  # the unknown name only
 
 
 def test_l7_entries_split_into_rules_with_one_index() -> None:

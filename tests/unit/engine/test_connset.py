@@ -157,7 +157,8 @@ def test_interval_set_rejects_non_canonical(intervals: Pairs) -> None:
         pytest.param(ConnectionSet.of_port(TCP, 80), "80/TCP", id="one-port"),
         pytest.param(ConnectionSet.of_protocol(UDP), "all UDP", id="whole-protocol"),
         pytest.param(ConnectionSet.of_protocol(ICMP), "ICMP", id="icmp"),
-        pytest.param(ConnectionSet.of_port(ICMPV6, 7), "ICMPv6", id="icmpv6-port-ignored"),
+        pytest.param(ConnectionSet.of_port(ICMPV6, 7), "ICMPv6 type 7", id="icmpv6-type"),
+        pytest.param(ConnectionSet.of_range(PortRange(OTHER, 7, 7)), "OTHER", id="other-number-ignored"),
         pytest.param(
             ConnectionSet.from_ranges(
                 [PortRange(ICMP), PortRange(UDP), PortRange(TCP, 8080, 8090), PortRange(TCP, 80, 80)]
@@ -185,8 +186,10 @@ def test_str(connections: ConnectionSet, expected: str) -> None:
     ("connections", "protocol", "port", "expected"),
     [
         pytest.param(ConnectionSet.of_protocol(ICMP), ICMP, 0, True, id="icmp-any-port"),
-        pytest.param(ConnectionSet.of_protocol(ICMP), ICMP, 12345, True, id="icmp-port-ignored"),
-        pytest.param(ConnectionSet.of_port(ICMPV6, 3), ICMPV6, 99, True, id="icmpv6-built-with-port"),
+        pytest.param(ConnectionSet.of_protocol(ICMP), ICMP, 255, True, id="icmp-every-type"),
+        pytest.param(ConnectionSet.of_protocol(ICMP), ICMP, 256, False, id="icmp-no-type-above-255"),
+        pytest.param(ConnectionSet.of_port(ICMPV6, 3), ICMPV6, 3, True, id="icmpv6-type"),
+        pytest.param(ConnectionSet.of_port(ICMPV6, 3), ICMPV6, 99, False, id="icmpv6-other-type"),
         pytest.param(ConnectionSet.of_range(PortRange(OTHER, 5, 6)), OTHER, 70000, True, id="other"),
         pytest.param(ConnectionSet.of_protocol(ICMP), ICMPV6, 0, False, id="icmp-not-icmpv6"),
         pytest.param(ConnectionSet.of_port(TCP, 80), ICMP, 80, False, id="tcp-not-icmp"),
@@ -230,9 +233,14 @@ def test_contains(connections: ConnectionSet, protocol: Protocol, port: int, exp
             id="inverted-range-empty",
         ),
         pytest.param(
-            ConnectionSet.of_range(PortRange(ICMP, 3, 3)),
-            ConnectionSet.of_protocol(ICMP),
+            ConnectionSet.of_range(PortRange(OTHER, 3, 3)),
+            ConnectionSet.of_protocol(OTHER),
             id="portless-range-whole",
+        ),
+        pytest.param(
+            ConnectionSet.of_range(PortRange(ICMP, 0, 9999)),
+            ConnectionSet.of_protocol(ICMP),
+            id="icmp-types-end-at-255",
         ),
         pytest.param(
             ConnectionSet.all() & ConnectionSet.of_range(PortRange(SCTP, 100, 200)),
@@ -337,7 +345,8 @@ def test_of_port_rejects_out_of_range(port: int) -> None:
         pytest.param(((UDP, IntervalSet.full()), (TCP, IntervalSet.full())), id="unordered"),
         pytest.param(((TCP, IntervalSet.empty()),), id="empty-entry"),
         pytest.param(((TCP, IntervalSet.full()), (TCP, IntervalSet.full())), id="duplicate"),
-        pytest.param(((ICMP, IntervalSet.of((1, 1))),), id="portless-partial"),
+        pytest.param(((OTHER, IntervalSet.of((1, 1))),), id="portless-partial"),
+        pytest.param(((ICMP, IntervalSet.of((0, 300))),), id="icmp-type-above-255"),
     ],
 )
 def test_connection_set_rejects_non_canonical(entries: tuple[tuple[Protocol, IntervalSet], ...]) -> None:

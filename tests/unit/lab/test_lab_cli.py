@@ -70,7 +70,8 @@ def test_policies_without_the_agent_are_a_usage_error(
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [
-        pytest.param("--port", "80/ICMP", "--port", id="bad-port"),
+        pytest.param("--port", "80/GRE", "--port", id="bad-port"),
+        pytest.param("--port", "8/ICMP", "ICMP", id="icmp-probe"),
         pytest.param("--outside", "fd00::1", "IPv4", id="ipv6-outside"),
     ],
 )

@@ -1,0 +1,105 @@
+"""ICMP probes on the command line: ``TYPE/ICMP`` and ``TYPE/ICMPv6`` name a message type
+(design.md §5: "Protocols: TCP, UDP, SCTP (and ICMP where a dialect has it)"). The upstream
+APIs do not define ICMP (semantics reference §1, "Protocols": "do not claim ICMP verdicts
+without a CNI profile"), so under the generic profile the answer carries a caveat."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from typer.testing import CliRunner
+
+from conftest import invoke
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+CLUSTER = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: x, labels: {app: a}}
+status: {podIP: 10.9.9.1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b, namespace: x, labels: {app: b}}
+status: {podIP: 10.9.9.2}
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: ping, namespace: x}
+spec:
+  selector: app == 'b'
+  types: [Ingress]
+  ingress:
+  - {action: Allow, protocol: ICMP, icmp: {type: 8}}
+"""
+CAVEAT = "ICMP is not defined by NetworkPolicy"
+
+
+def folder(tmp_path: Path) -> str:
+    (tmp_path / "c.yaml").write_text(CLUSTER)
+    return str(tmp_path)
+
+
+def test_icmp_types_are_probes(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ping = invoke(
+        runner,
+        "check",
+        folder(tmp_path),
+        "--from",
+        "x/a",
+        "--to",
+        "x/b",
+        "--port",
+        "8/ICMP",
+        "--cni",
+        "calico",
+        "-o",
+        "json",
+    )
+    assert ping.exit_code == 0 and json.loads(ping.stdout)["verdict"] == "allow"
+    other = invoke(
+        runner,
+        "check",
+        folder(tmp_path),
+        "--from",
+        "x/a",
+        "--to",
+        "x/b",
+        "--port",
+        "0/ICMP",
+        "--cni",
+        "calico",
+    )
+    assert other.exit_code == 1 and CAVEAT not in other.output
+    matrix = invoke(
+        runner,
+        "matrix",
+        folder(tmp_path),
+        "--port",
+        "8/ICMP",
+        "--port",
+        "0/ICMP",
+        "--cni",
+        "calico",
+        "-o",
+        "json",
+    )
+    doc = json.loads(matrix.stdout)
+    assert doc["probes"] == [{"port": 8, "protocol": "ICMP"}, {"port": 0, "protocol": "ICMP"}]
+    assert ["x/a", "x/b", 8, "ICMP"] in doc["allowed"] and ["x/a", "x/b", 0, "ICMP"] in doc["denied"]
+
+
+def test_generic_profile_answers_icmp_with_a_caveat(tmp_path: Path) -> None:
+    runner = CliRunner()
+    text = invoke(runner, "check", folder(tmp_path), "--from", "x/a", "--to", "x/b", "--port", "8/ICMP")
+    assert CAVEAT in text.stderr
+    as_json = invoke(
+        runner, "check", folder(tmp_path), "--from", "x/a", "--to", "x/b", "--port", "8/ICMP", "-o", "json"
+    )
+    assert any(CAVEAT in w for w in json.loads(as_json.stdout)["warnings"])
+    matrix = invoke(runner, "matrix", folder(tmp_path), "--port", "8/ICMP", "-o", "counts")
+    assert CAVEAT in matrix.stderr
