@@ -6,7 +6,7 @@ without a CNI profile"), so under the generic profile the answer carries a cavea
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from typer.testing import CliRunner
 
@@ -43,63 +43,28 @@ def folder(tmp_path: Path) -> str:
     return str(tmp_path)
 
 
+def check(tmp_path: Path, port: str, *extra: str) -> Any:
+    args = ("--from", "x/a", "--to", "x/b", "--port", port, *extra)
+    return invoke(CliRunner(), "check", folder(tmp_path), *args)
+
+
+def matrix(tmp_path: Path, *extra: str) -> Any:
+    return invoke(CliRunner(), "matrix", folder(tmp_path), *extra)
+
+
 def test_icmp_types_are_probes(tmp_path: Path) -> None:
-    runner = CliRunner()
-    ping = invoke(
-        runner,
-        "check",
-        folder(tmp_path),
-        "--from",
-        "x/a",
-        "--to",
-        "x/b",
-        "--port",
-        "8/ICMP",
-        "--cni",
-        "calico",
-        "-o",
-        "json",
-    )
+    ping = check(tmp_path, "8/ICMP", "--cni", "calico", "-o", "json")
     assert ping.exit_code == 0 and json.loads(ping.stdout)["verdict"] == "allow"
-    other = invoke(
-        runner,
-        "check",
-        folder(tmp_path),
-        "--from",
-        "x/a",
-        "--to",
-        "x/b",
-        "--port",
-        "0/ICMP",
-        "--cni",
-        "calico",
-    )
+    other = check(tmp_path, "0/ICMP", "--cni", "calico")
     assert other.exit_code == 1 and CAVEAT not in other.output
-    matrix = invoke(
-        runner,
-        "matrix",
-        folder(tmp_path),
-        "--port",
-        "8/ICMP",
-        "--port",
-        "0/ICMP",
-        "--cni",
-        "calico",
-        "-o",
-        "json",
-    )
-    doc = json.loads(matrix.stdout)
+    found = matrix(tmp_path, "--port", "8/ICMP", "--port", "0/ICMP", "--cni", "calico", "-o", "json")
+    doc = json.loads(found.stdout)
     assert doc["probes"] == [{"port": 8, "protocol": "ICMP"}, {"port": 0, "protocol": "ICMP"}]
     assert ["x/a", "x/b", 8, "ICMP"] in doc["allowed"] and ["x/a", "x/b", 0, "ICMP"] in doc["denied"]
 
 
 def test_generic_profile_answers_icmp_with_a_caveat(tmp_path: Path) -> None:
-    runner = CliRunner()
-    text = invoke(runner, "check", folder(tmp_path), "--from", "x/a", "--to", "x/b", "--port", "8/ICMP")
-    assert CAVEAT in text.stderr
-    as_json = invoke(
-        runner, "check", folder(tmp_path), "--from", "x/a", "--to", "x/b", "--port", "8/ICMP", "-o", "json"
-    )
+    assert CAVEAT in check(tmp_path, "8/ICMP").stderr
+    as_json = check(tmp_path, "8/ICMP", "-o", "json")
     assert any(CAVEAT in w for w in json.loads(as_json.stdout)["warnings"])
-    matrix = invoke(runner, "matrix", folder(tmp_path), "--port", "8/ICMP", "-o", "counts")
-    assert CAVEAT in matrix.stderr
+    assert CAVEAT in matrix(tmp_path, "--port", "8/ICMP", "-o", "counts").stderr
