@@ -45,6 +45,8 @@ NAMESPACES = ("a", "b", "c")
 SRC = Source("gen.yaml", 1, "generated", "generated")
 PROTOCOLS = (Protocol.TCP, Protocol.UDP, Protocol.SCTP)
 PROBES = [Probe(p, proto) for p in (53, 80, 81) for proto in PROTOCOLS]
+# ICMP message types (vendor dialects match them; the kernel backends never see them)
+ICMP_PROBES = [Probe(0, Protocol.ICMP), Probe(8, Protocol.ICMP), Probe(128, Protocol.ICMPV6)]
 
 labels = st.dictionaries(st.sampled_from(["app", "tier"]), st.sampled_from(["x", "y"]), max_size=2)
 requirement = st.builds(
@@ -217,12 +219,20 @@ l7 = st.one_of(
 )
 
 
+icmp_type = st.one_of(
+    st.builds(lambda t: PortRange(Protocol.ICMP, t, t), st.sampled_from([0, 8])),
+    st.just(PortRange(Protocol.ICMP)),
+    st.builds(lambda t: PortRange(Protocol.ICMPV6, t, t), st.sampled_from([128, 129])),
+)
+vendor_port = st.one_of(port, icmp_type)
+
+
 @st.composite
 def vendor_rules(draw, direction: Direction, actions: list[Action]) -> tuple[Rule, ...]:
     out = []
     for i in range(draw(st.integers(0, 3))):
-        ports = draw(st.one_of(st.none(), st.lists(port, min_size=1, max_size=2).map(tuple)))
-        excepts = tuple(draw(st.lists(port, max_size=1)))
+        ports = draw(st.one_of(st.none(), st.lists(vendor_port, min_size=1, max_size=2).map(tuple)))
+        excepts = tuple(draw(st.lists(vendor_port, max_size=1)))
         peers = tuple(draw(st.lists(vendor_peer, min_size=0, max_size=2)))
         action = draw(st.sampled_from(actions))
         rule_l7 = draw(l7) if action is Action.ALLOW else None

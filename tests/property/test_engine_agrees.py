@@ -16,7 +16,7 @@ from kubefence.engine.matrix import ReachabilityMatrix
 from kubefence.engine.resolve import Resolution
 from kubefence.engine.verdict import evaluate
 from kubefence.ir.model import Policy
-from strategies import PROBES, policies, snapshots, vendor_policies
+from strategies import ICMP_PROBES, PROBES, policies, snapshots, vendor_policies
 
 
 def _assert_agree(resolution: Resolution, snapshot: ClusterSnapshot, pols: list[Policy]) -> None:
@@ -27,7 +27,7 @@ def _assert_agree(resolution: Resolution, snapshot: ClusterSnapshot, pols: list[
     on_pods = resolution.ipblock_matches_pods
     for src, dst in matrix.pairs():
         conns = matrix.connections(src, dst)
-        for probe in PROBES:
+        for probe in [*PROBES, *ICMP_PROBES]:
             fast = conns.contains(probe.protocol, probe.port)
             assert fast == evaluate(resolution, src, dst, probe).allowed, (src, dst, probe)
             slow = naive.allowed(
