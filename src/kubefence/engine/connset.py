@@ -39,7 +39,8 @@ _RANK = {proto: rank for rank, proto in enumerate(_PROTOCOLS)}
 
 
 class JsonConnection(TypedDict):
-    """One protocol of :meth:`ConnectionSet.to_json`; ``ports`` is None for port-less protocols."""
+    """One protocol of :meth:`ConnectionSet.to_json`: its port intervals (ICMP and ICMPv6: type
+    intervals); ``ports`` is None for OTHER, which has no numbers."""
 
     protocol: str
     ports: list[list[int]] | None
@@ -236,7 +237,8 @@ def _valid_entries(entries: _Entries) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class ConnectionSet:
-    """Protocol × port sets, canonical: protocol order, no empty entry, port-less entries full."""
+    """Protocol × port sets, canonical: protocol order, no empty entry, ICMP types within
+    0-255, OTHER entries full."""
 
     by_protocol: _Entries = ()
 
@@ -268,7 +270,7 @@ class ConnectionSet:
 
     @staticmethod
     def of_range(port_range: PortRange) -> ConnectionSet:
-        """The ports of one range (empty when ``start > end``); port-less protocols are whole."""
+        """The ports of one range (empty when ``start > end``); an OTHER range is the whole protocol."""
         return ConnectionSet.from_ranges((port_range,))
 
     @staticmethod
