@@ -30,7 +30,9 @@ DOCS = [
     for path in sorted(SCENARIOS.glob("*.yaml"))
     if path.stem.split("-")[0] in ("calico", "cilium", "antrea")
     for doc in yaml.safe_load_all(yaml.safe_load(path.read_text())["manifests"])
-    if isinstance(doc, dict) and "spec" in doc and doc.get("kind") not in ("Pod", "Namespace")
+    if isinstance(doc, dict)
+    and ("spec" in doc or doc.get("kind") == "EndpointSlice")
+    and doc.get("kind") not in ("Pod", "Namespace")
 ]
 PODS = """\
 apiVersion: v1
