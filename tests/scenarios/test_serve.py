@@ -108,3 +108,14 @@ def test_a_pod_that_finishes_leaves_the_network(base: str) -> None:
         _get(f"{base}/check?from=shop/job-1&to=shop/payments&port=8443")
     assert caught.value.code == 404
     caught.value.close()
+
+
+def test_icmp_check_carries_the_generic_caveat(base: str) -> None:
+    """An ICMP type is a probe (``port=8/ICMP``); under the generic profile the answer says that
+    the upstream APIs do not define ICMP (semantics reference §1)."""
+    answer = _get(f"{base}/check?from=shop/frontend&to=shop/payments&port=8/ICMP")
+    assert any("ICMP is not defined" in w for w in answer["warnings"])
+    with pytest.raises(urllib.error.HTTPError) as bad:
+        _get(f"{base}/check?from=shop/frontend&to=shop/payments&port=300/ICMP")
+    assert bad.value.code == 400
+    bad.value.close()

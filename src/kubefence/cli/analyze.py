@@ -18,7 +18,7 @@ from kubefence.cli.endpoints import outside_ips, pick
 from kubefence.cli.inputs import fail, load_for, resolve, warning_texts
 from kubefence.cli.progress import matrix_rows
 from kubefence.engine.prepare import DnsMap
-from kubefence.engine.probes import Probe, default_probes, parse_probe
+from kubefence.engine.probes import Probe, default_probes, icmp_caveat, parse_probe
 from kubefence.engine.profiles import GENERIC, Profile
 
 if TYPE_CHECKING:
@@ -72,25 +72,13 @@ def check(
     resolution = resolve(workspace, outside_ips(workspace, [src, dst]), cni.profile)
     a, b = pick(resolution.universe, src, "--from"), pick(resolution.universe, dst, "--to")
     explanation = evaluate(resolution, a, b, probe, request)
-    caveats = _icmp_caveat([probe], cni.profile)
+    caveats = icmp_caveat([probe], cni.profile)
     if not quiet:  # text output: warnings go to stderr as the input's do
         for caveat in caveats:
             stderr().print(f"warning: {caveat}", highlight=False, markup=False)
     return _dns_caveat(explanation, workspace, resolution.universe.endpoints[b].pod is None), [
         *warning_texts(workspace),
         *caveats,
-    ]
-
-
-def _icmp_caveat(probes: Sequence[Probe], profile: Profile) -> list[str]:
-    """ICMP under the upstream APIs: their ports name TCP, UDP and SCTP only, and what a rule
-    without ports does to ICMP is up to the CNI (semantics reference §1, "Protocols")."""
-    if profile.name != GENERIC.name or not any(p.protocol.is_icmp for p in probes):
-        return []
-    return [
-        "ICMP is not defined by NetworkPolicy or AdminNetworkPolicy (their ports name TCP, UDP and "
-        "SCTP) and CNIs differ on it: this answer reads rules without ports as matching ICMP; give "
-        "--cni for a CNI's answer"
     ]
 
 
@@ -126,7 +114,7 @@ def matrix(paths: Sequence[str], ports: Sequence[str], output: str, verbose: boo
     )
     m = ReachabilityMatrix(resolve(workspace, profile=cni.profile))
     probes = probes or list(default_probes(workspace.policies, workspace.snapshot))
-    for caveat in _icmp_caveat(probes, cni.profile):
+    for caveat in icmp_caveat(probes, cni.profile):
         stderr().print(f"warning: {caveat}", highlight=False, markup=False)
     if output == "table":
         _table(m, probes)

@@ -45,7 +45,8 @@ from kubefence.engine.incremental import (
     Op,
     PolicyKey,
 )
-from kubefence.engine.probes import Probe, default_probes, parse_probe
+from kubefence.engine.probes import Probe, default_probes, icmp_caveat, parse_probe
+from kubefence.engine.profiles import GENERIC
 from kubefence.ir.diagnostics import Severity
 
 __all__ = ["Service", "event_from_watch", "run_server"]
@@ -170,7 +171,9 @@ class Service:
             explanation = self.engine.check(src, dst, probe)
         except KeyError as e:
             raise BadRequest(f"no such endpoint: {e.args[0]}", 404) from None
-        return {**explanation.to_json(self.warnings), "revision": self.engine.revision}
+        enforcement = self.engine.enforcement
+        caveats = icmp_caveat([probe], enforcement.profile if enforcement is not None else GENERIC)
+        return {**explanation.to_json([*self.warnings, *caveats]), "revision": self.engine.revision}
 
     def probes(self, query: dict[str, list[str]]) -> list[Probe]:
         ports = [_probe(p) for p in query.get("port", [])]
