@@ -39,6 +39,7 @@ __all__ = [
     "all_profiles",
     "not_enforced",
     "parse_profile",
+    "parse_version",
 ]
 
 NOT_ENFORCED = "not-enforced"
@@ -304,7 +305,8 @@ def _calico(name: str, minor: int, version: str | None) -> Profile:
     )
 
 
-def _version(name: str, text: str) -> tuple[int, int | None]:
+def parse_version(name: str, text: str) -> tuple[int, int | None]:
+    """``MAJOR.MINOR[.PATCH]`` (a leading ``v`` allowed) → (major, minor); ProfileError otherwise."""
     match = _VERSION.match(text)
     if match is None:
         raise ProfileError(f"bad version {text!r} for {name}: expected MAJOR.MINOR[.PATCH], e.g. 3.31")
@@ -363,7 +365,7 @@ def _parse_name(text: str) -> Profile:
     if name in ("calico", "canal"):
         if not sep:
             return _calico(name, CALICO_LATEST[1], None)
-        major, minor = _version(name, version)
+        major, minor = parse_version(name, version)
         if major != 3 or minor is None or minor > CALICO_LATEST[1]:
             raise ProfileError(
                 f"unknown {name} version {version!r}: known versions are 3.0 to 3.{CALICO_LATEST[1]}"
@@ -371,7 +373,7 @@ def _parse_name(text: str) -> Profile:
         return _calico(name, minor, version.lstrip("v"))
     profile = _FIXED[name]
     if sep:
-        _version(name, version)  # well-formed; no behaviour of this profile depends on it
+        parse_version(name, version)  # well-formed; checked where a behaviour depends on it
         return replace(profile, version=version.lstrip("v"))
     return profile
 

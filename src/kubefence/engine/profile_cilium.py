@@ -14,17 +14,20 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from kubefence.engine.cni_catalog import Profile, not_enforced
+from kubefence.engine.cni_catalog import Profile, not_enforced, parse_version
 from kubefence.engine.tiers import CILIUM, CILIUM_LOCALHOST_POLICY
 from kubefence.ir.model import (
     Direction,
     ExternalBlockPeer,
     IPBlockPeer,
     NodePeer,
+    Peer,
     PodSelection,
     Policy,
+    ServiceBackendsPeer,
     TierKind,
     leaf_peers,
+    map_peers,
 )
 from kubefence.ir.provenance import Source
 from kubefence.ir.selectors import LabelSelector
@@ -98,6 +101,8 @@ def cilium_options(profile: Profile, policy: Policy) -> Policy:
     §4.8: an ipBlock peer, which the profile keeps off pods)."""
     if policy.dialect != "cilium":
         return policy
+    if not _selector_services(profile):
+        policy = replace(policy, rules=tuple(map_peers(r, _external_services_only) for r in policy.rules))
     if not profile.default_deny_options and policy.isolates is not None:
         policy = replace(policy, isolates=None)
     if profile.localhost_policy and policy.tier.kind is TierKind.UNION:
@@ -114,6 +119,19 @@ def cilium_options(profile: Profile, policy: Policy) -> Policy:
         )
         policy = replace(policy, rules=rules)
     return policy
+
+
+def _selector_services(profile: Profile) -> bool:
+    """Whether ``toServices`` matches Services with a selector: from Cilium 1.17 (cilium/cilium
+    pull 34208; before, "ToService rules only apply to services without selectors", pull 25864)."""
+    if profile.version is None:
+        return True
+    major, minor = parse_version(profile.name, profile.version)
+    return (major, minor or 0) >= (1, 17)
+
+
+def _external_services_only(peer: Peer) -> Peer:
+    return replace(peer, pod_selectors=False) if isinstance(peer, ServiceBackendsPeer) else peer
 
 
 def cidr_peers(profile: Profile, rule: Rule, warnings: list[Diagnostic]) -> Rule:

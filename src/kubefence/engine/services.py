@@ -155,7 +155,9 @@ def service_backends(
     out: list[Peer] = []
     for service in services:
         if service.selector:
-            out.append(PodPeer(PodSelection(LabelSelector.of(service.selector), namespace=service.namespace)))
+            if peer.pod_selectors:
+                selection = PodSelection(LabelSelector.of(service.selector), namespace=service.namespace)
+                out.append(PodPeer(selection))
             continue
         if not peer.outside_endpoints:
             continue
@@ -163,6 +165,8 @@ def service_backends(
         out += (ExternalBlockPeer(IPBlock(ipaddress.ip_network(a))) for a in _ordered(addresses))
     if not out:
         named = ", ".join(f"{s.namespace}/{s.name}" for s in services)
+        if not peer.pod_selectors and any(s.selector for s in services):
+            return (), f"Service {named} has a selector, and before 1.17 Cilium's toServices skips those"
         if not peer.outside_endpoints:
             return (), f"Service {named} has no selector (a serviceReference to it has no members)"
         return (), f"Service {named} has no selector and no EndpointSlice with addresses"

@@ -323,6 +323,7 @@ class ServiceBackendsPeer:
     name: str | None = None
     selector: LabelSelector | None = None
     outside_endpoints: bool = True
+    pod_selectors: bool = True  # False: Services with a selector match nothing (Cilium < 1.17)
 
     def __str__(self) -> str:
         where = self.namespace or "any namespace"
