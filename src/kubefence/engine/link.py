@@ -16,6 +16,7 @@ from kubefence.cluster.snapshot import NAME_LABEL
 from kubefence.dialects.base import GROUP_SUBJECT, Definition, GroupDef, NetworkSetDef, TierDef
 from kubefence.dialects.calico_entity import NS_PREFIX
 from kubefence.dialects.calico_selector import prefix_keys
+from kubefence.engine.services import service_subject
 from kubefence.engine.tiers import (
     ANTREA_STATIC_TIERS,
     CALICO_BUILTIN_TIERS,
@@ -125,13 +126,7 @@ class Linker:
             )
             return []
         parts = [m.selection for m in members if isinstance(m, PodPeer)]
-        if any(isinstance(m, ServiceBackendsPeer) for m in members):
-            self.warn(
-                policy.source,
-                "not-modelled",
-                f"appliedTo {kind} {name} has a serviceReference: the backend pods of a Service as "
-                "policy subjects are not modelled, so the policy does not apply to them here",
-            )
+        parts += [service_subject(m) for m in members if isinstance(m, ServiceBackendsPeer)]
         wide = tuple(s for s in parts if not _within_namespace(s, namespace))
         if kind == "Group" and wide:
             self.guards[object_id(policy)] = AppliedToGuard(

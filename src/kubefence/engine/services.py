@@ -61,12 +61,14 @@ if TYPE_CHECKING:
     from kubefence.ir.ports import PortMatch
 
 __all__ = [
+    "SERVICE_SUBJECT",
     "Endpoints",
     "api_server",
     "bind_services",
     "has_services",
     "service_backends",
     "service_endpoints",
+    "service_subject",
 ]
 
 
@@ -114,14 +116,38 @@ def service_endpoints(
 
 _API_SERVER = EntityPeer(Entity.KUBE_APISERVER)
 
+# A policy subject that is the backend pods of a Service (an Antrea appliedTo group with a
+# serviceReference): a selection on this label, valued ``namespace/name``, which selects no pod
+# until ``bind_services`` replaces it with the Service's selector in the Service's namespace.
+SERVICE_SUBJECT = "kubefence.io/applied-to-service"
+
+
+def service_subject(peer: ServiceBackendsPeer) -> PodSelection:
+    """The placeholder subject for the backend pods of ``peer``'s Service (named by name)."""
+    namespace = peer.namespace or ""
+    return PodSelection(LabelSelector.of({SERVICE_SUBJECT: f"{namespace}/{peer.name}"}), namespace=namespace)
+
+
+def _subject_service(policy: Policy) -> tuple[str, str] | None:
+    selector = policy.subject.pod_selector
+    if not isinstance(selector, LabelSelector):
+        return None
+    ref = dict(selector.match_labels).get(SERVICE_SUBJECT)
+    if ref is None:
+        return None
+    namespace, _, name = ref.partition("/")
+    return namespace, name
+
 
 def _bound_later(peer: Peer) -> bool:
     return isinstance(peer, ServicePeer | ServiceBackendsPeer) or peer == _API_SERVER
 
 
 def has_services(policy: Policy) -> bool:
-    """Whether the policy names Services (or the API server, the endpoints of one)."""
-    return any(_bound_later(p) for r in policy.rules for p in leaf_peers(r.peers))
+    """Whether the policy names Services (or the API server, the endpoints of one), in its
+    rules or as its subject."""
+    peers = (p for r in policy.rules for p in leaf_peers(r.peers))
+    return _subject_service(policy) is not None or any(_bound_later(p) for p in peers)
 
 
 def api_server(snapshot: ClusterSnapshot) -> tuple[Peer, str | None]:
@@ -251,4 +277,30 @@ def bind_services(policy: Policy, snapshot: ClusterSnapshot, notes: list[Diagnos
         )
 
     rules = [bound for rule in policy.rules for bound in _bind_rule(rule, snapshot, unresolved)]
-    return replace(policy, rules=tuple(rules))
+    return replace(policy, subject=_bound_subject(policy, snapshot, notes), rules=tuple(rules))
+
+
+def _bound_subject(policy: Policy, snapshot: ClusterSnapshot, notes: list[Diagnostic]) -> PodSelection:
+    """The subject with a Service placeholder replaced by the Service's selector in its
+    namespace; a Service the input lacks, or one without a selector, leaves the placeholder
+    (no pod) with a warning (Antrea: an empty group, clustergroup.go processServiceReference)."""
+    ref = _subject_service(policy)
+    if ref is None:
+        return policy.subject
+    namespace, name = ref
+    service = next((s for s in snapshot.services if (s.namespace, s.name) == ref), None)
+    if service is not None and service.selector:
+        return PodSelection(LabelSelector.of(service.selector), namespace=namespace)
+    why = "is not in the input" if service is None else "has no selector"
+    notes.append(
+        Diagnostic(
+            Severity.WARNING,
+            "service-unresolved",
+            f"{policy.key}: appliedTo Service {namespace}/{name} {why}, so the policy applies to no pod",
+            policy.source.file,
+            policy.source.line,
+            None,
+            policy.source.object,
+        )
+    )
+    return policy.subject

@@ -7,7 +7,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from kubefence.engine.prepare import prepare
 from kubefence.ir.diagnostics import Severity
+from kubefence.ir.model import PodSelection
+from kubefence.ir.selectors import LabelSelector
 from kubefence.workspace.load import load_workspace
 
 if TYPE_CHECKING:
@@ -118,18 +121,31 @@ def test_group_in_its_own_namespace_is_an_applied_to(tmp_path: Path) -> None:
     assert linked.subject.namespace == "x"
 
 
-def test_service_reference_group_as_applied_to_is_reported(tmp_path: Path) -> None:
-    """A serviceReference group as appliedTo (Antrea: the Service's backend pods) is not
-    modelled as a subject: the policy is reported instead of silently applying to nothing."""
+def test_service_reference_group_as_applied_to_is_the_service_backends(tmp_path: Path) -> None:
+    """docs/antrea-network-policy.md "serviceReference": ClusterGroups with serviceReference may
+    be an ACNP's appliedTo; the policy applies to the pods the Service's selector picks in the
+    Service's namespace (clustergroup.go serviceToGroupSelector), bound against the snapshot
+    before resolving; a Service that is not given leaves the policy without pods, with a warning."""
+    service = (
+        "---\napiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: x}\n"
+        "spec: {selector: {app: web}}\n"
+    )
     workspace = load(
         tmp_path,
         group("ClusterGroup", "svc", "{serviceReference: {name: web, namespace: x}}"),
         policy("ClusterNetworkPolicy", "  appliedTo: [{group: svc}]\n" + DROP),
+        pods=service,
     )
-    assert workspace.policies == ()
-    assert [(d.code, "serviceReference" in d.message) for d in workspace.diagnostics] == [
-        ("not-modelled", True)
-    ]
+    assert not workspace.diagnostics
+    (prepared,), notes = prepare(workspace.policies, workspace.snapshot)
+    assert prepared.subject == PodSelection(LabelSelector.of({"app": "web"}), namespace="x") and not notes
+    bare = load(
+        tmp_path,
+        group("ClusterGroup", "svc", "{serviceReference: {name: web, namespace: x}}"),
+        policy("ClusterNetworkPolicy", "  appliedTo: [{group: svc}]\n" + DROP),
+    )
+    _, notes = prepare(bare.policies, bare.snapshot)
+    assert [n.code for n in notes] == ["service-unresolved"]
 
 
 # -- childGroups nested more than one level ------------------------------------------------
