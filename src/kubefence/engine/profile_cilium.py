@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING
 
 from kubefence.engine.cni_catalog import Profile, not_enforced, parse_version
@@ -101,8 +102,8 @@ def cilium_options(profile: Profile, policy: Policy) -> Policy:
     §4.8: an ipBlock peer, which the profile keeps off pods)."""
     if policy.dialect != "cilium":
         return policy
-    if not _selector_services(profile):
-        policy = replace(policy, rules=tuple(map_peers(r, _external_services_only) for r in policy.rules))
+    if not _selector_services(profile) or profile.cidr_match_nodes:
+        policy = replace(policy, rules=tuple(map_peers(r, partial(_services, profile)) for r in policy.rules))
     if not profile.default_deny_options and policy.isolates is not None:
         policy = replace(policy, isolates=None)
     if profile.localhost_policy and policy.tier.kind is TierKind.UNION:
@@ -130,8 +131,14 @@ def _selector_services(profile: Profile) -> bool:
     return (major, minor or 0) >= (1, 17)
 
 
-def _external_services_only(peer: Peer) -> Peer:
-    return replace(peer, pod_selectors=False) if isinstance(peer, ServiceBackendsPeer) else peer
+def _services(profile: Profile, peer: Peer) -> Peer:
+    """``toServices`` as this agent reads it: before 1.17 only Services without a selector;
+    with ``policy-cidr-match-mode=nodes`` their endpoint CIDRs also select node addresses."""
+    if not isinstance(peer, ServiceBackendsPeer):
+        return peer
+    return replace(
+        peer, pod_selectors=_selector_services(profile), cidrs_match_nodes=profile.cidr_match_nodes
+    )
 
 
 def cidr_peers(profile: Profile, rule: Rule, warnings: list[Diagnostic]) -> Rule:

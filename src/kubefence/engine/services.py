@@ -188,7 +188,8 @@ def service_backends(
         if not peer.outside_endpoints:
             continue
         addresses = {a for s in snapshot.slices_of(service.namespace, service.name) for a in s.addresses}
-        out += (ExternalBlockPeer(IPBlock(ipaddress.ip_network(a))) for a in _ordered(addresses))
+        blocks = (IPBlock(ipaddress.ip_network(a)) for a in _ordered(addresses))
+        out += (IPBlockPeer(b) if peer.cidrs_match_nodes else ExternalBlockPeer(b) for b in blocks)
     if not out:
         named = ", ".join(f"{s.namespace}/{s.name}" for s in services)
         if not peer.pod_selectors and any(s.selector for s in services):

@@ -324,6 +324,7 @@ class ServiceBackendsPeer:
     selector: LabelSelector | None = None
     outside_endpoints: bool = True
     pod_selectors: bool = True  # False: Services with a selector match nothing (Cilium < 1.17)
+    cidrs_match_nodes: bool = False  # endpoint CIDRs also match node addresses (Cilium option)
 
     def __str__(self) -> str:
         where = self.namespace or "any namespace"

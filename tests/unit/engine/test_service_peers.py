@@ -15,6 +15,8 @@ from __future__ import annotations
 import ipaddress
 
 from kubefence.cluster.snapshot import ClusterSnapshot, EndpointSlice, Pod, Service, ServicePort, SlicePort
+from kubefence.engine.profile_cilium import cilium_options
+from kubefence.engine.profiles import parse_profile
 from kubefence.engine.services import (
     Endpoints,
     api_server,
@@ -22,7 +24,7 @@ from kubefence.engine.services import (
     service_backends,
     service_endpoints,
 )
-from kubefence.engine.tiers import NOTHING
+from kubefence.engine.tiers import CILIUM, NOTHING
 from kubefence.ir.addresses import IPBlock
 from kubefence.ir.diagnostics import Diagnostic
 from kubefence.ir.model import (
@@ -48,6 +50,7 @@ from kubefence.ir.selectors import Labels, LabelSelector
 
 TCP, UDP = Protocol.TCP, Protocol.UDP
 SRC = Source("p.yaml", 1, "calico", "NetworkPolicy a/p")
+SRC_CILIUM = Source("p.yaml", 1, "cilium", "CiliumNetworkPolicy a/p")
 
 
 def ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -183,3 +186,32 @@ def test_kube_apiserver_is_the_endpoints_of_the_kubernetes_service() -> None:
     notes: list[Diagnostic] = []
     (bound,) = bind_services(policy(rule), snapshot(), notes).rules
     assert bound.peers == (EntityPeer(Entity.NODES),) and [n.code for n in notes] == ["not-modelled"]
+
+
+def test_cidr_match_nodes_lets_service_endpoint_cidrs_select_nodes() -> None:
+    """cilium/cilium Documentation (policy language, "CIDR based"): node addresses are selected
+    by CIDR rules only with ``policy-cidr-match-mode=nodes``; the CIDRs toServices makes of a
+    selectorless Service's endpoints are CIDR rules like any other (service.go appendEndpoints)."""
+    ext = Service("b", "ext", Labels({}))
+    given = EndpointSlice("b", "ext-1", "ext", (ip("172.18.0.2"),), (SlicePort(TCP, 443),))
+    snap = snapshot(given, services=(ext,))
+    outside, _ = service_backends(snap, ServiceBackendsPeer("b", name="ext"))
+    assert outside == (ExternalBlockPeer(IPBlock(ipaddress.ip_network("172.18.0.2/32"))),)
+    nodes, _ = service_backends(snap, ServiceBackendsPeer("b", name="ext", cidrs_match_nodes=True))
+    assert nodes == (block("172.18.0.2/32"),)
+    rule = Rule(Direction.EGRESS, Action.ALLOW, (ServiceBackendsPeer("b", name="ext"),), None, 0, SRC)
+    cilium = Policy(
+        "CiliumNetworkPolicy",
+        "p",
+        "a",
+        CILIUM,
+        0.0,
+        policy(rule).subject,
+        frozenset({Direction.EGRESS}),
+        (rule,),
+        SRC_CILIUM,
+    )
+    viewed = cilium_options(parse_profile("cilium,policy-cidr-match-mode=nodes"), cilium)
+    assert viewed.rules[0].peers == (ServiceBackendsPeer("b", name="ext", cidrs_match_nodes=True),)
+    old = cilium_options(parse_profile("cilium@1.16"), cilium)
+    assert old.rules[0].peers == (ServiceBackendsPeer("b", name="ext", pod_selectors=False),)
