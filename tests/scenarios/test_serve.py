@@ -115,6 +115,9 @@ def test_icmp_check_carries_the_generic_caveat(base: str) -> None:
     the upstream APIs do not define ICMP (semantics reference §1)."""
     answer = _get(f"{base}/check?from=shop/frontend&to=shop/payments&port=8/ICMP")
     assert any("ICMP is not defined" in w for w in answer["warnings"])
+    matrix = _get(f"{base}/matrix?format=json&port=8/ICMP")
+    assert any("ICMP is not defined" in w for w in matrix["warnings"])
+    assert not any("ICMP is not defined" in w for w in _get(f"{base}/matrix?format=json")["warnings"])
     with pytest.raises(urllib.error.HTTPError) as bad:
         _get(f"{base}/check?from=shop/frontend&to=shop/payments&port=300/ICMP")
     assert bad.value.code == 400

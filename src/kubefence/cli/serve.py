@@ -24,7 +24,7 @@ from __future__ import annotations
 import gc
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -171,9 +171,12 @@ class Service:
             explanation = self.engine.check(src, dst, probe)
         except KeyError as e:
             raise BadRequest(f"no such endpoint: {e.args[0]}", 404) from None
+        return {**explanation.to_json(self.warnings_for([probe])), "revision": self.engine.revision}
+
+    def warnings_for(self, probes: Sequence[Probe]) -> list[str]:
+        """The warnings, and the ICMP caveat when ICMP is probed under the generic profile."""
         enforcement = self.engine.enforcement
-        caveats = icmp_caveat([probe], enforcement.profile if enforcement is not None else GENERIC)
-        return {**explanation.to_json([*self.warnings, *caveats]), "revision": self.engine.revision}
+        return [*self.warnings, *icmp_caveat(probes, enforcement.profile if enforcement else GENERIC)]
 
     def probes(self, query: dict[str, list[str]]) -> list[Probe]:
         ports = [_probe(p) for p in query.get("port", [])]
@@ -257,7 +260,7 @@ class _Handler(BaseHTTPRequestHandler):
         if form != "json":
             raise BadRequest("format is counts, classes or json")
         self._head(200)
-        for chunk in export.json_chunks(matrix, probes, service.warnings):
+        for chunk in export.json_chunks(matrix, probes, service.warnings_for(probes)):
             self.wfile.write(chunk.encode())
         return None
 
