@@ -72,7 +72,7 @@ def check(
     resolution = resolve(workspace, outside_ips(workspace, [src, dst]), cni.profile)
     a, b = pick(resolution.universe, src, "--from"), pick(resolution.universe, dst, "--to")
     explanation = evaluate(resolution, a, b, probe, request)
-    caveats = icmp_caveat([probe], cni.profile)
+    caveats = icmp_caveat([probe], cni.profile.name == GENERIC.name)
     if not quiet:  # text output: warnings go to stderr as the input's do
         for caveat in caveats:
             stderr().print(f"warning: {caveat}", highlight=False, markup=False)
@@ -114,7 +114,7 @@ def matrix(paths: Sequence[str], ports: Sequence[str], output: str, verbose: boo
     )
     m = ReachabilityMatrix(resolve(workspace, profile=cni.profile))
     probes = probes or list(default_probes(workspace.policies, workspace.snapshot))
-    for caveat in icmp_caveat(probes, cni.profile):
+    for caveat in icmp_caveat(probes, cni.profile.name == GENERIC.name):
         stderr().print(f"warning: {caveat}", highlight=False, markup=False)
     if output == "table":
         _table(m, probes)

@@ -176,7 +176,8 @@ class Service:
     def warnings_for(self, probes: Sequence[Probe]) -> list[str]:
         """The warnings, and the ICMP caveat when ICMP is probed under the generic profile."""
         enforcement = self.engine.enforcement
-        return [*self.warnings, *icmp_caveat(probes, enforcement.profile if enforcement else GENERIC)]
+        generic = enforcement is None or enforcement.profile.name == GENERIC.name
+        return [*self.warnings, *icmp_caveat(probes, generic)]
 
     def probes(self, query: dict[str, list[str]]) -> list[Probe]:
         ports = [_probe(p) for p in query.get("port", [])]

@@ -5,14 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from kubefence.engine.profiles import GENERIC
 from kubefence.ir.ports import MAX_PORT, MIN_PORT, NamedPort, PortRange, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from kubefence.cluster.snapshot import ClusterSnapshot
-    from kubefence.engine.profiles import Profile
     from kubefence.ir.model import Policy
 
 __all__ = ["Probe", "default_probes", "icmp_caveat", "parse_probe"]
@@ -74,10 +72,11 @@ def default_probes(policies: Iterable[Policy], snapshot: ClusterSnapshot) -> tup
     return tuple(sorted(found, key=lambda p: (p.protocol.value, p.port))) or (Probe(80, Protocol.TCP),)
 
 
-def icmp_caveat(probes: Sequence[Probe], profile: Profile) -> list[str]:
-    """ICMP under the upstream APIs: their ports name TCP, UDP and SCTP only, and what a rule
-    without ports does to ICMP is up to the CNI (semantics reference §1, "Protocols")."""
-    if profile.name != GENERIC.name or not any(p.protocol.is_icmp for p in probes):
+def icmp_caveat(probes: Sequence[Probe], generic: bool) -> list[str]:
+    """ICMP under the upstream APIs (``generic``: answered under the generic profile): their
+    ports name TCP, UDP and SCTP only, and what a rule without ports does to ICMP is up to the
+    CNI (semantics reference §1, "Protocols")."""
+    if not generic or not any(p.protocol.is_icmp for p in probes):
         return []
     return [
         "ICMP is not defined by NetworkPolicy or AdminNetworkPolicy (their ports name TCP, UDP and "
