@@ -24,7 +24,6 @@ from kubefence.cluster.snapshot import (
     SlicePort,
 )
 from kubefence.dialects.fields import FieldReader
-from kubefence.dialects.networkpolicy import valid_port_name
 from kubefence.ir.diagnostics import Diagnostic
 from kubefence.ir.ports import MAX_PORT, ContainerPort
 from kubefence.ir.selectors import Labels, LabelSelector
@@ -132,20 +131,12 @@ def _service_port(r: FieldReader, item: Mapping[str, Any], path: str) -> Service
     name = r.string(item, "name", f"{path}.name")
     target: int | str | None = number
     if isinstance(item.get("targetPort"), str):
-        target = _port_name(r, item["targetPort"], f"{path}.targetPort", r.line(item, "targetPort"))
+        target = r.port_name(item["targetPort"], f"{path}.targetPort", r.line(item, "targetPort"))
     elif item.get("targetPort") is not None:
         target = r.integer(item, "targetPort", f"{path}.targetPort", 1, MAX_PORT)
     if number is None or protocol is None or target is None:
         return None
     return ServicePort(protocol, number, target, name)
-
-
-def _port_name(r: FieldReader, name: str, path: str, line: int) -> str | None:
-    if valid_port_name(name):
-        return name
-    hint = " (a quoted number is a port name, not a number)" if name.strip().isdigit() else ""
-    r.error(path, f"invalid port name {name!r}: must be an IANA service name{hint}", line, "bad-port-name")
-    return None
 
 
 _ADDRESS_TYPES = {"IPv4": 4, "IPv6": 6, "FQDN": None}

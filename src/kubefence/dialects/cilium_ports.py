@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kubefence.dialects.cilium_l7 import dns_names, read_l7
-from kubefence.dialects.networkpolicy import valid_port_name
+from kubefence.dialects.fields import valid_port_name
 from kubefence.ir.l7 import HTTPRule
 from kubefence.ir.ports import MAX_PORT, MIN_PORT, PORT_PROTOCOLS, NamedPort, PortMatch, PortRange, Protocol
 

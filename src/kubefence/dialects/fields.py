@@ -20,7 +20,7 @@ from kubefence.ir.ports import MAX_PORT, PORT_PROTOCOLS, PortMatch, PortRange, P
 from kubefence.ir.provenance import Source
 from kubefence.ir.selectors import LabelSelector, Operator, Requirement
 
-__all__ = ["FieldReader"]
+__all__ = ["FieldReader", "valid_port_name"]
 
 _PROTOCOLS = {p.value: p for p in PORT_PROTOCOLS}
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
@@ -51,6 +51,19 @@ def _quote_hint(value: Any) -> str:
     if isinstance(value, bool | int | float):
         return " (quote it: the API takes strings here, as kubectl would insist)"
     return ""
+
+
+_IANA_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+
+
+def valid_port_name(name: str) -> bool:
+    """IANA service name as IsValidPortName checks it: ≤15 chars, [a-z0-9-], a letter, no '--'."""
+    return (
+        0 < len(name) <= 15
+        and _IANA_NAME.match(name) is not None
+        and "--" not in name
+        and any(c.isalpha() for c in name)
+    )
 
 
 class FieldReader:
@@ -168,6 +181,16 @@ class FieldReader:
             self.error(f"{path}.protocol", message, self.line(parent, "protocol"), "unknown-protocol")
             return None
         return _PROTOCOLS[text]
+
+    def port_name(self, name: str, path: str, line: int) -> str | None:
+        """``name`` when it is a valid port name (IANA_SVC_NAME); else an error, None."""
+        if valid_port_name(name):
+            return name
+        hint = " (a quoted number is a port name, not a number)" if name.strip().isdigit() else ""
+        self.error(
+            path, f"invalid port name {name!r}: must be an IANA service name{hint}", line, "bad-port-name"
+        )
+        return None
 
     def string_map(self, parent: Mapping[str, Any], key: str, path: str) -> dict[str, str]:
         """A ``map[string]string`` such as labels; non-string values are errors."""

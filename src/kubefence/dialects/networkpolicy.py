@@ -8,7 +8,6 @@ match everything; ``podSelector`` absent ≡ ``{}``.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from kubefence.dialects.base import ParseResult
@@ -36,19 +35,8 @@ if TYPE_CHECKING:
 __all__ = ["NetworkPolicyDialect"]
 
 API = "networking.k8s.io/v1"
-_IANA_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 _DIRECTIONS = {"Ingress": Direction.INGRESS, "Egress": Direction.EGRESS}
 _PEER_KEY = {Direction.INGRESS: "from", Direction.EGRESS: "to"}
-
-
-def valid_port_name(name: str) -> bool:
-    """IANA service name as IsValidPortName checks it: ≤15 chars, [a-z0-9-], a letter, no '--'."""
-    return (
-        0 < len(name) <= 15
-        and _IANA_NAME.match(name) is not None
-        and "--" not in name
-        and any(c.isalpha() for c in name)
-    )
 
 
 class NetworkPolicyDialect:
@@ -219,13 +207,6 @@ class _Parser:
         if "endPort" in item:
             self.r.error(f"{path}.endPort", "may not be specified when port is non-numeric", line)
             return None
-        if not valid_port_name(name):
-            hint = " (a quoted number is a port name, not a number)" if name.strip().isdigit() else ""
-            self.r.error(
-                f"{path}.port",
-                f"invalid port name {name!r}: must be an IANA service name{hint}",
-                line,
-                "bad-port-name",
-            )
+        if self.r.port_name(name, f"{path}.port", line) is None:
             return None
         return NamedPort(name, protocol)

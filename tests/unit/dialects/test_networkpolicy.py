@@ -7,8 +7,9 @@ import textwrap
 
 import pytest
 
+from kubefence.dialects.fields import valid_port_name
 from kubefence.dialects.loader import load_text
-from kubefence.dialects.networkpolicy import NetworkPolicyDialect, valid_port_name
+from kubefence.dialects.networkpolicy import NetworkPolicyDialect
 from kubefence.ir.model import AnyPeer, Direction, IPBlockPeer, PodPeer
 from kubefence.ir.ports import NamedPort, PortRange, Protocol
 
