@@ -13,9 +13,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from kubefence.cli.consoles import stderr, stdout
+from kubefence.cli.consoles import stdout
 from kubefence.cli.endpoints import outside_ips, pick
-from kubefence.cli.inputs import fail, load_for, resolve, warning_texts
+from kubefence.cli.inputs import fail, load_for, resolve, warn, warning_texts
 from kubefence.cli.progress import matrix_rows
 from kubefence.engine.prepare import DnsMap
 from kubefence.engine.probes import Probe, default_probes, icmp_caveat, parse_probe
@@ -75,7 +75,7 @@ def check(
     caveats = icmp_caveat([probe], cni.profile.name == GENERIC.name)
     if not quiet:  # text output: warnings go to stderr as the input's do
         for caveat in caveats:
-            stderr().print(f"warning: {caveat}", highlight=False, markup=False)
+            warn(caveat)
     return _dns_caveat(explanation, workspace, resolution.universe.endpoints[b].pod is None), [
         *warning_texts(workspace),
         *caveats,
@@ -115,7 +115,7 @@ def matrix(paths: Sequence[str], ports: Sequence[str], output: str, verbose: boo
     m = ReachabilityMatrix(resolve(workspace, profile=cni.profile))
     probes = probes or list(default_probes(workspace.policies, workspace.snapshot))
     for caveat in icmp_caveat(probes, cni.profile.name == GENERIC.name):
-        stderr().print(f"warning: {caveat}", highlight=False, markup=False)
+        warn(caveat)
     if output == "table":
         _table(m, probes)
     elif output == "counts":

@@ -27,7 +27,17 @@ from kubefence.ir.addresses import IPAddress
 from kubefence.ir.diagnostics import Diagnostic, Severity
 from kubefence.workspace.load import Workspace, load_workspace
 
-__all__ = ["fail", "load", "load_for", "parse_dns", "profile_of", "resolve", "stderr", "warning_texts"]
+__all__ = [
+    "fail",
+    "load",
+    "load_for",
+    "parse_dns",
+    "profile_of",
+    "resolve",
+    "stderr",
+    "warn",
+    "warning_texts",
+]
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "dim"}
 
@@ -40,6 +50,11 @@ def fail(message: str) -> typer.Exit:
 
 def _print(d: Diagnostic) -> None:
     stderr().print(str(d), style=_STYLE[d.severity], markup=False)
+
+
+def warn(message: str) -> None:
+    """Print a warning that is about the question rather than an input (styled as theirs)."""
+    stderr().print(f"warning: {message}", style=_STYLE[Severity.WARNING], markup=False, highlight=False)
 
 
 def warning_texts(workspace: Workspace) -> list[str]:
