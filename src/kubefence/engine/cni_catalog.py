@@ -186,14 +186,11 @@ class Profile:
 
 def not_enforced(profile: Profile, source: Source, what: str) -> Diagnostic:
     """A warning that ``profile``'s CNI does not enforce (all of) what ``source`` says."""
-    return Diagnostic(
+    return Diagnostic.at(
         Severity.WARNING,
         NOT_ENFORCED,
         f"accepted by the API server but not enforced by {profile.spec}: {what}",
-        source.file,
-        source.line,
-        None,
-        source.object,
+        source,
     )
 
 

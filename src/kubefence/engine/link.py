@@ -404,16 +404,13 @@ def realized(
             continue
         dropped.add(key)
         notes.append(
-            Diagnostic(
+            Diagnostic.at(
                 Severity.WARNING,
                 "applied-to-unsupported-group",
                 f"Group {guard.group} selects Pod {pod.key} of another Namespace, which Antrea does "
                 "not accept in an appliedTo: it marks the policy Realizable=False "
                 "(NetworkPolicyAppliedToUnsupportedGroup) and enforces none of it",
-                guard.source.file,
-                guard.source.line,
-                None,
-                guard.source.object,
+                guard.source,
                 "appliedTo",
             )
         )

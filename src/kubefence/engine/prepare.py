@@ -90,16 +90,13 @@ def learned(dns: DnsMap | None, proxied: frozenset[str]) -> DnsMap | None:
 
 def _unlearned(policy: Policy, rule: Rule, pattern: str, names: list[str]) -> Diagnostic:
     shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
-    return Diagnostic(
+    return Diagnostic.at(
         Severity.WARNING,
         "fqdn-not-proxied",
         f"{policy.key} {rule.label}: no DNS rule (toPorts rules.dns) of the policies given admits "
         f"lookups of {shown}, so Cilium's DNS proxy never learns {'its' if len(names) == 1 else 'their'} "
         f"addresses and toFQDNs {pattern} matches none of them",
-        rule.source.file,
-        rule.source.line,
-        None,
-        rule.source.object,
+        rule.source,
     )
 
 
@@ -128,15 +125,12 @@ def _bind_dns(
         if fqdns and dns is None:
             names = ", ".join(p.pattern for p in fqdns)
             notes.append(
-                Diagnostic(
+                Diagnostic.at(
                     Severity.WARNING,
                     "depends-on-dns",
                     f"{policy.key} {rule.label} names {names}: the answer depends on DNS; it is "
                     "treated as matching no address (give --dns NAME=IP to answer for it)",
-                    rule.source.file,
-                    rule.source.line,
-                    None,
-                    rule.source.object,
+                    rule.source,
                 )
             )
         elif fqdns and dns is not None and known is not None and known is not dns:

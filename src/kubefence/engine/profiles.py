@@ -232,29 +232,16 @@ def _deleted(staged: Policy, live: Sequence[Policy]) -> Diagnostic:
     key = (staged.dialect, staged.kind, staged.namespace, staged.name)
     gone = next((p for p in live if (p.dialect, p.kind, p.namespace, p.name) == key), None)
     what = f"removes {gone.key}" if gone is not None else f"would remove {staged.key}, which is not given"
-    source = staged.source
-    return Diagnostic(
-        Severity.INFO,
-        "staged",
-        f"--staged: stagedAction Delete {what}",
-        source.file,
-        source.line,
-        None,
-        source.object,
-    )
+    return Diagnostic.at(Severity.INFO, "staged", f"--staged: stagedAction Delete {what}", staged.source)
 
 
 def _staged(policy: Policy) -> Diagnostic:
-    source = policy.source
-    return Diagnostic(
+    return Diagnostic.at(
         Severity.WARNING,
         "staged",
         f"{policy.kind} is a preview: Calico never enforces it, so it is not part of the answers "
         "(--staged analyses it as if applied)",
-        source.file,
-        source.line,
-        None,
-        source.object,
+        policy.source,
     )
 
 

@@ -266,14 +266,11 @@ def bind_services(policy: Policy, snapshot: ClusterSnapshot, notes: list[Diagnos
     def unresolved(rule: Rule, why: str, code: str = "service-unresolved") -> None:
         tail = ", so the rule matches no endpoint of it" if code == "service-unresolved" else ""
         notes.append(
-            Diagnostic(
+            Diagnostic.at(
                 Severity.WARNING,
                 code,
                 f"{policy.key} {rule.label}: {why}{tail}",
-                rule.source.file,
-                rule.source.line,
-                None,
-                rule.source.object,
+                rule.source,
             )
         )
 
@@ -294,14 +291,11 @@ def _bound_subject(policy: Policy, snapshot: ClusterSnapshot, notes: list[Diagno
         return PodSelection(LabelSelector.of(service.selector), namespace=namespace)
     why = "is not in the input" if service is None else "has no selector"
     notes.append(
-        Diagnostic(
+        Diagnostic.at(
             Severity.WARNING,
             "service-unresolved",
             f"{policy.key}: appliedTo Service {namespace}/{name} {why}, so the policy applies to no pod",
-            policy.source.file,
-            policy.source.line,
-            None,
-            policy.source.object,
+            policy.source,
         )
     )
     return policy.subject

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kubefence.ir.provenance import Source
 
 __all__ = ["Diagnostic", "Severity"]
 
@@ -32,6 +36,13 @@ class Diagnostic:
     column: int | None = None
     object: str | None = None
     field: str | None = None
+
+    @classmethod
+    def at(
+        cls, severity: Severity, code: str, message: str, source: Source, field: str | None = None
+    ) -> Diagnostic:
+        """A diagnostic about the object ``source`` names, at its place in the input."""
+        return cls(severity, code, message, source.file, source.line, None, source.object, field)
 
     @property
     def is_error(self) -> bool:
