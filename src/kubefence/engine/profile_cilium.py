@@ -102,8 +102,10 @@ def cilium_options(profile: Profile, policy: Policy) -> Policy:
     §4.8: an ipBlock peer, which the profile keeps off pods)."""
     if policy.dialect != "cilium":
         return policy
-    if not _selector_services(profile) or profile.cidr_match_nodes:
-        policy = replace(policy, rules=tuple(map_peers(r, partial(_services, profile)) for r in policy.rules))
+    selectors, nodes = _selector_services(profile), profile.cidr_match_nodes
+    if not selectors or nodes:
+        read = partial(_services, selectors, nodes)
+        policy = replace(policy, rules=tuple(map_peers(r, read) for r in policy.rules))
     if not profile.default_deny_options and policy.isolates is not None:
         policy = replace(policy, isolates=None)
     if profile.localhost_policy and policy.tier.kind is TierKind.UNION:
@@ -131,14 +133,12 @@ def _selector_services(profile: Profile) -> bool:
     return (major, minor or 0) >= (1, 17)
 
 
-def _services(profile: Profile, peer: Peer) -> Peer:
+def _services(selectors: bool, nodes: bool, peer: Peer) -> Peer:
     """``toServices`` as this agent reads it: before 1.17 only Services without a selector;
     with ``policy-cidr-match-mode=nodes`` their endpoint CIDRs also select node addresses."""
     if not isinstance(peer, ServiceBackendsPeer):
         return peer
-    return replace(
-        peer, pod_selectors=_selector_services(profile), cidrs_match_nodes=profile.cidr_match_nodes
-    )
+    return replace(peer, pod_selectors=selectors, cidrs_match_nodes=nodes)
 
 
 def cidr_peers(profile: Profile, rule: Rule, warnings: list[Diagnostic]) -> Rule:
