@@ -192,6 +192,10 @@ class ClusterSnapshot:
         ``kubernetes.io/service-name: name`` in that namespace), in input order."""
         return tuple(s for s in self.endpoint_slices if s.namespace == namespace and s.service == name)
 
+    def service(self, namespace: str, name: str) -> Service | None:
+        """Service ``namespace/name``, when the input gives it."""
+        return next((s for s in self.services if s.namespace == namespace and s.name == name), None)
+
     def namespace_labels(self, name: str) -> Labels:
         ns = self.namespaces.get(name)
         return ns.labels if ns is not None else Labels({NAME_LABEL: name})

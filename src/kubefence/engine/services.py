@@ -100,14 +100,15 @@ def service_endpoints(
             Endpoints(s.addresses, tuple((p.protocol, p.port) for p in s.ports if p.port is not None))
             for s in slices
         ), None
-    service = next((s for s in snapshot.services if (s.namespace, s.name) == (namespace, name)), None)
+    service = snapshot.service(namespace, name)
     if service is None:
         return (), f"Service {namespace}/{name} is not in the input"
     if not service.selector:
         return (), f"Service {namespace}/{name} has no selector and the input gives no EndpointSlice of it"
     groups: dict[tuple[tuple[Protocol, int], ...], list[IPAddress]] = {}
+    selector = LabelSelector.of(service.selector)
     for pod in snapshot.pods:
-        if pod.namespace == namespace and all(pod.labels.get(k) == v for k, v in service.selector.items()):
+        if pod.namespace == namespace and selector.matches(pod.labels):
             found = (_target(pod, port) for port in service.ports)
             ports = tuple(sorted({p for p in found if p is not None}, key=lambda p: (p[0].value, p[1])))
             groups.setdefault(ports, []).extend(pod.ips)
@@ -286,7 +287,7 @@ def _bound_subject(policy: Policy, snapshot: ClusterSnapshot, notes: list[Diagno
     if ref is None:
         return policy.subject
     namespace, name = ref
-    service = next((s for s in snapshot.services if (s.namespace, s.name) == ref), None)
+    service = snapshot.service(namespace, name)
     if service is not None and service.selector:
         return PodSelection(LabelSelector.of(service.selector), namespace=namespace)
     why = "is not in the input" if service is None else "has no selector"
